@@ -1,0 +1,5 @@
+import sys
+
+from clientcompass.cli import main
+
+sys.exit(main())

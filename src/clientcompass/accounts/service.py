@@ -1,0 +1,209 @@
+"""Sign-up, sign-in and passwords. Services flush; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from psycopg import errors as pg_errors
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from clientcompass.auth import bearer
+from clientcompass.auth.passwords import check_password_strength, hash_password, verify_password
+from clientcompass.auth.throttle import LoginThrottle
+from clientcompass.db import UnitOfWork
+from clientcompass.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from clientcompass.models import BusinessProfile, PasswordReset, Role, Tenant, User
+
+RESET_TOKEN_PREFIX = "ccr"  # noqa: S105 (a prefix, not a secret)
+
+
+@dataclass(frozen=True)
+class PasswordResetLink:
+    user: User
+    token: str
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def register_login(uow: UnitOfWork, email: str, user_id: uuid.UUID) -> None:
+    """Claim an email for sign-in across the platform; one account per email address."""
+    assert uow.tenant_id is not None
+    try:
+        async with uow.session.begin_nested():
+            await uow.session.execute(
+                text("select cc_login_register(:email, :tenant, :user)"),
+                {"email": email, "tenant": uow.tenant_id, "user": user_id},
+            )
+    except IntegrityError as exc:
+        if isinstance(exc.orig, pg_errors.UniqueViolation):
+            raise Conflict(
+                "An account with this email address already exists. Sign in instead, "
+                "or reset your password.",
+                field="email",
+            ) from exc
+        raise
+
+
+async def create_user(uow: UnitOfWork, *, email: str, name: str, password: str, role: Role) -> User:
+    assert uow.tenant_id is not None
+    check_password_strength(password)
+    email = normalise_email(email)
+    user = User(
+        tenant_id=uow.tenant_id,
+        id=uuid.uuid4(),
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        is_active=True,
+        password_changed_at=uow.now,
+    )
+    await register_login(uow, email, user.id)
+    uow.session.add(user)
+    await uow.session.flush()
+    return user
+
+
+async def sign_up(
+    uow: UnitOfWork, *, business_name: str, owner_name: str, email: str, password: str
+) -> User:
+    """Create a business, its profile and its owner in one transaction."""
+    check_password_strength(password)
+    tenant_id = uuid.uuid4()
+    await uow.set_tenant(tenant_id)
+    uow.session.add(Tenant(id=tenant_id, name=business_name.strip()))
+    await uow.session.flush()
+    uow.session.add(
+        BusinessProfile(tenant_id=tenant_id, trading_name=business_name.strip(), email=email)
+    )
+    return await create_user(uow, email=email, name=owner_name, password=password, role=Role.OWNER)
+
+
+async def find_login(uow: UnitOfWork, email: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The narrow cross-tenant lookup: which tenant and user an email signs in to."""
+    row = (
+        await uow.session.execute(
+            text("select tenant_id, user_id from cc_login_lookup(:email)"),
+            {"email": normalise_email(email)},
+        )
+    ).first()
+    return (row.tenant_id, row.user_id) if row else None
+
+
+async def authenticate(
+    uow: UnitOfWork, throttle: LoginThrottle, *, email: str, password: str, ip: str
+) -> User:
+    """Check credentials, counting failures per account and per IP; scopes `uow` to the tenant."""
+    email = normalise_email(email)
+    await throttle.check(email, ip)
+    found = await find_login(uow, email)
+    user: User | None = None
+    if found is not None:
+        tenant_id, user_id = found
+        await uow.set_tenant(tenant_id)
+        user = await uow.session.get(User, (tenant_id, user_id))
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        if user is None:
+            verify_password(None, password)
+        await throttle.record_failure(email, ip)
+        raise NotAuthenticated("That email and password do not match an account.")
+    await throttle.clear_account(email)
+    return user
+
+
+async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
+    assert uow.tenant_id is not None
+    user = await uow.session.get(User, (uow.tenant_id, user_id))
+    if user is None:
+        raise NotFound("That user does not exist.")
+    return user
+
+
+async def get_tenant(uow: UnitOfWork) -> Tenant:
+    assert uow.tenant_id is not None
+    tenant = await uow.session.get(Tenant, uow.tenant_id)
+    if tenant is None:
+        raise NotFound("That business does not exist.")
+    return tenant
+
+
+async def verify_current_password(user: User, password: str) -> None:
+    if not verify_password(user.password_hash, password):
+        raise InvalidInput("That is not your current password.", field="current_password")
+
+
+async def change_password(uow: UnitOfWork, user: User, *, current: str, new: str) -> None:
+    await verify_current_password(user, current)
+    check_password_strength(new, field="new_password")
+    user.password_hash = hash_password(new)
+    user.password_changed_at = uow.now
+    await uow.session.flush()
+
+
+async def update_profile(uow: UnitOfWork, user: User, *, name: str) -> User:
+    user.name = name.strip()
+    await uow.session.flush()
+    return user
+
+
+async def start_password_reset(
+    uow: UnitOfWork, email: str, *, lifetime_seconds: int
+) -> PasswordResetLink | None:
+    """Issue a one-time reset token; None for an unknown email (the caller says nothing)."""
+    found = await find_login(uow, email)
+    if found is None:
+        return None
+    tenant_id, user_id = found
+    await uow.set_tenant(tenant_id)
+    user = await uow.session.get(User, (tenant_id, user_id))
+    if user is None or not user.is_active:
+        return None
+    secret = bearer.issue(RESET_TOKEN_PREFIX, tenant_id)
+    uow.session.add(
+        PasswordReset(
+            tenant_id=tenant_id,
+            id=uuid.uuid4(),
+            user_id=user.id,
+            token_hash=secret.digest,
+            expires_at=uow.now + timedelta(seconds=lifetime_seconds),
+        )
+    )
+    await uow.session.flush()
+    return PasswordResetLink(user=user, token=secret.token)
+
+
+async def finish_password_reset(uow: UnitOfWork, token: str, new_password: str) -> User:
+    """Spend a reset token once; any other live reset tokens of the user die with it."""
+    invalid = InvalidInput("This reset link is invalid or has expired. Ask for a new one.")
+    secret = bearer.parse(RESET_TOKEN_PREFIX, token)
+    if secret is None:
+        raise invalid
+    check_password_strength(new_password)
+    await uow.set_tenant(secret.tenant_id)
+    reset = (
+        await uow.session.execute(
+            select(PasswordReset)
+            .where(PasswordReset.tenant_id == secret.tenant_id)
+            .where(PasswordReset.token_hash == secret.digest)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if reset is None or reset.used_at is not None or reset.expires_at <= uow.now:
+        raise invalid
+    user = await get_user(uow, reset.user_id)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = uow.now
+    await uow.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.tenant_id == secret.tenant_id)
+        .where(PasswordReset.user_id == user.id)
+        .where(PasswordReset.used_at.is_(None))
+        .values(used_at=uow.now)
+    )
+    await uow.session.flush()
+    return user

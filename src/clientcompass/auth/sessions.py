@@ -1,0 +1,142 @@
+"""Browser sessions: a short-lived JWT naming a session that must still exist in Redis.
+
+The Redis key slides its 24-hour inactivity expiry on every authenticated request (the
+privacy policy's promise); an absolute lifetime caps it. Deleting the key (logout) makes
+every JWT that names it worthless at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from redis.asyncio import Redis
+
+from clientcompass.config import Settings
+
+JWT_ALGORITHM = "HS256"
+SESSION_KEY = "session:{sid}"
+USER_SESSIONS_KEY = "user-sessions:{tenant}:{user}"
+
+
+@dataclass(frozen=True)
+class Session:
+    sid: str
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    csrf_token: str
+    created_at: float
+    step_up_at: float
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+
+    async def create(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, *, ip: str, user_agent: str
+    ) -> Session:
+        sid = secrets.token_urlsafe(32)
+        now = time.time()
+        session = Session(sid, tenant_id, user_id, secrets.token_urlsafe(32), now, now)
+        key = SESSION_KEY.format(sid=sid)
+        index = USER_SESSIONS_KEY.format(tenant=tenant_id, user=user_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "tenant_id": str(tenant_id),
+                    "user_id": str(user_id),
+                    "csrf": session.csrf_token,
+                    "created_at": repr(now),
+                    "step_up_at": repr(now),
+                    "ip": ip,
+                    "user_agent": user_agent[:300],
+                },
+            )
+            pipe.expire(key, self.settings.session_idle_seconds)
+            pipe.sadd(index, sid)
+            pipe.expire(index, self.settings.session_absolute_seconds)
+            await pipe.execute()
+        return session
+
+    async def touch(self, sid: str) -> Session | None:
+        """Load a live session and slide its inactivity expiry; None if gone or too old."""
+        key = SESSION_KEY.format(sid=sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(key)
+            # EXPIRE on a missing key does nothing, so this never resurrects a session.
+            pipe.expire(key, self.settings.session_idle_seconds)
+            data, _ = await pipe.execute()
+        if not data:
+            return None
+        fields = {k.decode(): v.decode() for k, v in data.items()}
+        session = Session(
+            sid=sid,
+            tenant_id=uuid.UUID(fields["tenant_id"]),
+            user_id=uuid.UUID(fields["user_id"]),
+            csrf_token=fields["csrf"],
+            created_at=float(fields["created_at"]),
+            step_up_at=float(fields.get("step_up_at", "0")),
+        )
+        if time.time() - session.created_at > self.settings.session_absolute_seconds:
+            await self.delete(session)
+            return None
+        return session
+
+    async def mark_step_up(self, sid: str) -> None:
+        await self.redis.hset(SESSION_KEY.format(sid=sid), "step_up_at", repr(time.time()))
+
+    def has_recent_step_up(self, session: Session) -> bool:
+        return time.time() - session.step_up_at <= self.settings.step_up_seconds
+
+    async def delete(self, session: Session) -> None:
+        index = USER_SESSIONS_KEY.format(tenant=session.tenant_id, user=session.user_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(SESSION_KEY.format(sid=session.sid))
+            pipe.srem(index, session.sid)
+            await pipe.execute()
+
+    async def delete_all(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
+        """Log a user out everywhere: every session of theirs stops working at once."""
+        index = USER_SESSIONS_KEY.format(tenant=tenant_id, user=user_id)
+        sids = await self.redis.smembers(index)
+        keys = [SESSION_KEY.format(sid=_text(sid)) for sid in sids]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if keys:
+                pipe.delete(*keys)
+            pipe.delete(index)
+            await pipe.execute()
+        return len(keys)
+
+    def issue_jwt(self, session: Session) -> str:
+        now = int(time.time())
+        claims = {
+            "sid": session.sid,
+            "sub": str(session.user_id),
+            "tid": str(session.tenant_id),
+            "iat": now,
+            "exp": now + self.settings.jwt_lifetime_seconds,
+        }
+        return jwt.encode(claims, self.settings.secret_key, algorithm=JWT_ALGORITHM)
+
+    def read_jwt(self, token: str, *, verify_exp: bool = True) -> dict[str, str] | None:
+        """The claims of a JWT we signed, or None. Only HS256 is accepted (no `alg: none`)."""
+        try:
+            claims: dict[str, str] = jwt.decode(
+                token,
+                self.settings.secret_key,
+                algorithms=[JWT_ALGORITHM],
+                options={"require": ["sid", "sub", "tid", "exp"], "verify_exp": verify_exp},
+            )
+        except jwt.PyJWTError:
+            return None
+        return claims
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

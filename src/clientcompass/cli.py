@@ -1,0 +1,306 @@
+"""`clientcompass`: serve, web, worker, migrate, and provisioning commands (`--json`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+import uvicorn
+
+from clientcompass import jobs
+from clientcompass.accounts import service as accounts
+from clientcompass.auth.principal import AuthMethod, Principal
+from clientcompass.config import Settings
+from clientcompass.db import Database, create_engine
+from clientcompass.embedded import embedded_servers
+from clientcompass.errors import ConfigurationError, DomainError
+from clientcompass.logs import configure_logging
+from clientcompass.migrate import migrate
+from clientcompass.models import Role
+from clientcompass.team import service as team
+from clientcompass.team.api import invitation_url
+
+log = structlog.get_logger("clientcompass.cli")
+
+
+def _print(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
+    print(json.dumps(payload, default=str) if args.json else human)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Web, worker and scheduler on one machine, on embedded servers unless URLs are set."""
+    need_pg, need_redis = not settings.database_url, not settings.redis_url
+    with embedded_servers(
+        settings.data_dir, need_postgres=need_pg, need_redis=need_redis
+    ) as servers:
+        env = dict(os.environ)
+        if need_pg:
+            env["DATABASE_URL"] = servers.database_url
+        if need_redis:
+            env["REDIS_URL"] = servers.redis_url
+        env["CLIENTCOMPASS_DATA_DIR"] = str(settings.data_dir.resolve())
+        settings = settings.model_copy(
+            update={"database_url": env["DATABASE_URL"], "redis_url": env["REDIS_URL"]}
+        ).ensure_secrets()
+        migrate(settings)
+        return _supervise(env, ["web", "worker"])
+
+
+def _supervise(env: dict[str, str], commands: list[str]) -> int:
+    """Run each command as a child; stop them all when one dies or on SIGINT/SIGTERM."""
+    children = [
+        subprocess.Popen([sys.executable, "-m", "clientcompass", command], env=env)  # noqa: S603
+        for command in commands
+    ]
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = [child.returncode for child in children if child.returncode not in (0, -15, None)]
+    return 0 if stopping or not failed else 1
+
+
+def _require_urls(settings: Settings) -> None:
+    missing = [
+        n
+        for n, v in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url))
+        if not v
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"{' and '.join(missing)} must be set for this command; `clientcompass serve` "
+            "starts embedded servers when they are not"
+        )
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    from clientcompass.web.app import create_app
+
+    _require_urls(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    _require_urls(settings)
+    settings = settings.ensure_secrets()
+
+    async def run() -> None:
+        job_app = jobs.configure(settings)
+        async with job_app.open_async():
+            await job_app.run_worker_async(
+                concurrency=settings.worker_concurrency, install_signal_handlers=True
+            )
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.database_url:
+        migrate(settings)
+        return 0
+    with embedded_servers(settings.data_dir, need_postgres=True, need_redis=False) as servers:
+        migrate(settings.model_copy(update={"database_url": servers.database_url}))
+    return 0
+
+
+def _with_database(
+    settings: Settings, action: Callable[[Database], Coroutine[Any, Any, dict[str, Any]]]
+) -> dict[str, Any]:
+    """Run a provisioning action as the app role (RLS applies), on embedded PG if need be."""
+
+    async def run(url_settings: Settings) -> dict[str, Any]:
+        db = Database(create_engine(url_settings.app_database_url(), pool_size=1))
+        try:
+            await db.assert_cannot_bypass_rls()
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    if settings.database_url:
+        migrate(settings)
+        return asyncio.run(run(settings))
+    with embedded_servers(settings.data_dir, need_postgres=True, need_redis=False) as servers:
+        embedded = settings.model_copy(update={"database_url": servers.database_url})
+        migrate(embedded)
+        return asyncio.run(run(embedded))
+
+
+def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(db: Database) -> dict[str, Any]:
+        async with db.unit_of_work() as uow:
+            user = await accounts.sign_up(
+                uow,
+                business_name=args.name,
+                owner_name=args.owner_name or args.owner_email.split("@")[0],
+                email=args.owner_email,
+                password=args.owner_password,
+            )
+        return {
+            "tenant_id": str(user.tenant_id),
+            "owner_id": str(user.id),
+            "owner_email": user.email,
+        }
+
+    result = _with_database(settings, action)
+    _print(
+        args,
+        result,
+        f"Created business {args.name!r} ({result['tenant_id']}) with owner {result['owner_email']}",
+    )
+    return 0
+
+
+async def _principal_for(db: Database, tenant: str, email: str) -> Principal:
+    async with db.unit_of_work() as uow:
+        found = await accounts.find_login(uow, email)
+    if found is None or str(found[0]) != tenant:
+        raise DomainError(f"No user {email} in business {tenant}.")
+    async with db.unit_of_work(found[0]) as uow:
+        user = await accounts.get_user(uow, found[1])
+    return Principal(
+        user.tenant_id, user.id, user.role, user.name, user.email, AuthMethod.API_TOKEN
+    )
+
+
+def cmd_user_invite(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.ensure_secrets()
+
+    async def action(db: Database) -> dict[str, Any]:
+        actor = await _principal_for(db, args.tenant, args.invited_by)
+        async with db.unit_of_work(actor.tenant_id) as uow:
+            issued = await team.invite(
+                uow,
+                actor,
+                email=args.email,
+                role=Role(args.role),
+                lifetime_seconds=settings.invitation_lifetime_seconds,
+            )
+        return {
+            "invitation_id": str(issued.invitation.id),
+            "email": issued.invitation.email,
+            "role": issued.invitation.role.value,
+            "url": invitation_url(settings.base_url, issued.token),
+            "expires_at": issued.invitation.expires_at.isoformat(),
+        }
+
+    result = _with_database(settings, action)
+    _print(args, result, f"Invitation for {result['email']} ({result['role']}): {result['url']}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(db: Database) -> dict[str, Any]:
+        actor = await _principal_for(db, args.tenant, args.email)
+        async with db.unit_of_work(actor.tenant_id) as uow:
+            user = await accounts.get_user(uow, actor.user_id)
+            issued = await team.create_api_token(uow, user, name=args.name)
+        return {
+            "token_id": str(issued.api_token.id),
+            "token": issued.token,
+            "user_id": str(user.id),
+        }
+
+    result = _with_database(settings, action)
+    _print(args, result, result["token"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clientcompass", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="web + worker + scheduler on one machine").set_defaults(
+        func=cmd_serve
+    )
+    sub.add_parser("web", help="the web app only (production)").set_defaults(func=cmd_web)
+    sub.add_parser("worker", help="the job worker and scheduler only (production)").set_defaults(
+        func=cmd_worker
+    )
+    sub.add_parser("migrate", help="apply database migrations as the owner").set_defaults(
+        func=cmd_migrate
+    )
+
+    tenant = sub.add_parser("tenant", help="businesses").add_subparsers(
+        dest="tenant_command", required=True
+    )
+    create = tenant.add_parser("create", help="create a business and its owner")
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-password", required=True)
+    create.add_argument("--owner-name", default="")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=cmd_tenant_create)
+
+    user = sub.add_parser("user", help="team members").add_subparsers(
+        dest="user_command", required=True
+    )
+    invite = user.add_parser("invite", help="create a one-time invitation link")
+    invite.add_argument("--tenant", required=True, help="business id")
+    invite.add_argument("--email", required=True)
+    invite.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    invite.add_argument("--invited-by", required=True, help="email of an owner or admin")
+    invite.add_argument("--json", action="store_true")
+    invite.set_defaults(func=cmd_user_invite)
+
+    token = sub.add_parser("token", help="personal API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    token_create = token.add_parser("create", help="issue a personal API token")
+    token_create.add_argument("--tenant", required=True, help="business id")
+    token_create.add_argument("--email", required=True)
+    token_create.add_argument("--name", default="CLI token")
+    token_create.add_argument("--json", action="store_true")
+    token_create.set_defaults(func=cmd_token_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    try:
+        result: int = args.func(args, settings)
+        return result
+    except (ConfigurationError, DomainError) as exc:
+        message = exc.message if isinstance(exc, DomainError) else str(exc)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": {"message": message}}))
+        else:
+            print(f"clientcompass: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,149 @@
+"""Settings, read once from the environment (and `.env`), passed explicitly everywhere after."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clientcompass.errors import ConfigurationError
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Environment = Field(Environment.DEVELOPMENT, alias="CLIENTCOMPASS_ENV")
+    data_dir: Path = Field(Path("var"), alias="CLIENTCOMPASS_DATA_DIR")
+    host: str = Field("127.0.0.1", alias="HOST")
+    port: int = Field(8000, alias="PORT")
+    public_base_url: str = Field("", alias="PUBLIC_BASE_URL")
+
+    database_url: str = Field("", alias="DATABASE_URL")
+    database_app_url: str = Field("", alias="DATABASE_APP_URL")
+    database_app_role: str = Field("clientcompass_app", alias="DATABASE_APP_ROLE")
+    database_app_password: str = Field("", alias="DATABASE_APP_PASSWORD")
+    database_pool_size: int = Field(10, alias="DATABASE_POOL_SIZE")
+    redis_url: str = Field("", alias="REDIS_URL")
+
+    secret_key: str = Field("", alias="SECRET_KEY")
+    encryption_keys: str = Field("", alias="ENCRYPTION_KEYS")
+
+    session_idle_seconds: int = Field(24 * 3600, alias="SESSION_IDLE_SECONDS")
+    session_absolute_seconds: int = Field(30 * 24 * 3600, alias="SESSION_ABSOLUTE_SECONDS")
+    jwt_lifetime_seconds: int = Field(15 * 60, alias="JWT_LIFETIME_SECONDS")
+    login_max_failures_per_account: int = Field(5, alias="LOGIN_MAX_FAILURES_PER_ACCOUNT")
+    login_max_failures_per_ip: int = Field(20, alias="LOGIN_MAX_FAILURES_PER_IP")
+    login_failure_window_seconds: int = Field(15 * 60, alias="LOGIN_FAILURE_WINDOW_SECONDS")
+    invitation_lifetime_seconds: int = Field(7 * 24 * 3600, alias="INVITATION_LIFETIME_SECONDS")
+    password_reset_lifetime_seconds: int = Field(3600, alias="PASSWORD_RESET_LIFETIME_SECONDS")
+    step_up_seconds: int = Field(300, alias="STEP_UP_SECONDS")
+
+    smtp_host: str = Field("", alias="SMTP_HOST")
+    smtp_port: int = Field(587, alias="SMTP_PORT")
+    smtp_username: str = Field("", alias="SMTP_USERNAME")
+    smtp_password: str = Field("", alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
+    mail_from: str = Field("Client Compass <no-reply@clientcompass.co.za>", alias="MAIL_FROM")
+
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    worker_concurrency: int = Field(4, alias="WORKER_CONCURRENCY")
+    max_logo_bytes: int = Field(1024 * 1024, alias="MAX_LOGO_BYTES")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def base_url(self) -> str:
+        """The URL people and Twilio reach us on; falls back to the bound host and port."""
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def cookies_secure(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def app_database_url(self) -> str:
+        """The non-owner role's URL: given outright, or the owner URL with the app role swapped in."""
+        if self.database_app_url:
+            return self.database_app_url
+        if not self.database_url:
+            raise ConfigurationError("DATABASE_URL is not set")
+        return with_user(self.database_url, self.database_app_role, self.database_app_password)
+
+    def ensure_secrets(self) -> Settings:
+        """Fill missing secrets from the data folder in development; refuse in production."""
+        if self.secret_key and self.encryption_keys:
+            return self
+        if self.is_production:
+            missing = [
+                name
+                for name, value in (
+                    ("SECRET_KEY", self.secret_key),
+                    ("ENCRYPTION_KEYS", self.encryption_keys),
+                )
+                if not value
+            ]
+            raise ConfigurationError(
+                f"{', '.join(missing)} must be set in production; see the README's configuration table"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret_key = self.secret_key or _read_or_create(
+            self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48)
+        )
+        encryption_keys = self.encryption_keys or _read_or_create(
+            self.data_dir / "encryption.key",
+            generate_key_spec,
+        )
+        return self.model_copy(
+            update={"secret_key": secret_key, "encryption_keys": encryption_keys}
+        )
+
+
+def _read_or_create(path: Path, make: Callable[[], str]) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+def with_user(url: str, user: str, password: str) -> str:
+    """Swap the credentials of a libpq URL, keeping host, port, database and query."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    credentials = f"{user}:{password}@" if password else f"{user}@"
+    return parts._replace(netloc=credentials + host).geturl()
+
+
+def with_database(url: str, database: str) -> str:
+    return urlsplit(url)._replace(path="/" + database).geturl()
+
+
+def generate_key_spec(key_id: str = "k1") -> str:
+    """A fresh `id:base64key` entry for ENCRYPTION_KEYS."""
+    return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"

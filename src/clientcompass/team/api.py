@@ -1,0 +1,82 @@
+"""JSON: members and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+from clientcompass.models import Role
+from clientcompass.team import service
+from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
+
+router = APIRouter(prefix="/api/v1", tags=["team"])
+
+
+class MemberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    is_active: bool
+
+
+class InvitationIn(BaseModel):
+    email: EmailStr
+    role: Role = Role.AGENT
+
+
+class InvitationOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: Role
+    expires_at: datetime
+    url: str
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+@router.get("/members", response_model=list[MemberOut])
+async def members(state: State, principal: CurrentPrincipal) -> list[MemberOut]:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return [MemberOut.model_validate(m) for m in await service.list_members(uow, principal)]
+
+
+@router.put("/members/{user_id}/role", response_model=MemberOut)
+async def change_role(
+    user_id: uuid.UUID, data: RoleIn, state: State, principal: CurrentManager
+) -> MemberOut:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return MemberOut.model_validate(
+            await service.change_role(uow, principal, user_id, data.role)
+        )
+
+
+@router.post("/invitations", response_model=InvitationOut, status_code=201)
+async def invite(data: InvitationIn, state: State, principal: CurrentManager) -> InvitationOut:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        issued = await service.invite(
+            uow,
+            principal,
+            email=str(data.email),
+            role=data.role,
+            lifetime_seconds=state.settings.invitation_lifetime_seconds,
+        )
+    invitation = issued.invitation
+    return InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,
+        expires_at=invitation.expires_at,
+        url=invitation_url(state.settings.base_url, issued.token),
+    )
+
+
+def invitation_url(base_url: str, token: str) -> str:
+    return f"{base_url}/invite?token={token}"

@@ -1,0 +1,205 @@
+"""Teammates: one-time invitation links, roles, and personal API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from clientcompass.accounts.service import create_user, normalise_email
+from clientcompass.auth import bearer
+from clientcompass.auth.principal import Principal
+from clientcompass.db import UnitOfWork
+from clientcompass.errors import Conflict, Forbidden, InvalidInput, NotFound
+from clientcompass.models import ApiToken, Invitation, Role, User
+
+INVITE_TOKEN_PREFIX = "cci"  # noqa: S105 (a prefix, not a secret)
+API_TOKEN_PREFIX = "cct"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    api_token: ApiToken
+    token: str
+
+
+async def invite(
+    uow: UnitOfWork, actor: Principal, *, email: str, role: Role, lifetime_seconds: int
+) -> IssuedInvitation:
+    actor.require_manager()
+    if role is Role.OWNER and actor.role is not Role.OWNER:
+        raise Forbidden("Only an owner can invite another owner.")
+    email = normalise_email(email)
+    existing = await uow.session.scalar(
+        select(User.id).where(User.tenant_id == actor.tenant_id).where(User.email == email)
+    )
+    if existing is not None:
+        raise Conflict(f"{email} is already a member of this business.", field="email")
+    secret = bearer.issue(INVITE_TOKEN_PREFIX, actor.tenant_id)
+    invitation = Invitation(
+        tenant_id=actor.tenant_id,
+        id=uuid.uuid4(),
+        email=email,
+        role=role,
+        token_hash=secret.digest,
+        invited_by=actor.user_id,
+        expires_at=uow.now + timedelta(seconds=lifetime_seconds),
+    )
+    uow.session.add(invitation)
+    await uow.session.flush()
+    return IssuedInvitation(invitation, secret.token)
+
+
+async def open_invitation(uow: UnitOfWork, token: str) -> Invitation:
+    """The live invitation a link carries; scopes `uow` to its tenant."""
+    invalid = InvalidInput("This invitation link is invalid, used or expired. Ask for a new one.")
+    secret = bearer.parse(INVITE_TOKEN_PREFIX, token)
+    if secret is None:
+        raise invalid
+    await uow.set_tenant(secret.tenant_id)
+    invitation = (
+        await uow.session.execute(
+            select(Invitation)
+            .where(Invitation.tenant_id == secret.tenant_id)
+            .where(Invitation.token_hash == secret.digest)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= uow.now
+    ):
+        raise invalid
+    return invitation
+
+
+async def accept_invitation(uow: UnitOfWork, token: str, *, name: str, password: str) -> User:
+    invitation = await open_invitation(uow, token)
+    user = await create_user(
+        uow, email=invitation.email, name=name, password=password, role=invitation.role
+    )
+    invitation.accepted_at = uow.now
+    await uow.session.flush()
+    return user
+
+
+async def list_members(uow: UnitOfWork, actor: Principal) -> list[User]:
+    rows = await uow.session.scalars(
+        select(User).where(User.tenant_id == actor.tenant_id).order_by(User.created_at)
+    )
+    return list(rows)
+
+
+async def list_pending_invitations(uow: UnitOfWork, actor: Principal) -> list[Invitation]:
+    actor.require_manager()
+    rows = await uow.session.scalars(
+        select(Invitation)
+        .where(Invitation.tenant_id == actor.tenant_id)
+        .where(Invitation.accepted_at.is_(None))
+        .where(Invitation.revoked_at.is_(None))
+        .where(Invitation.expires_at > uow.now)
+        .order_by(Invitation.created_at.desc())
+    )
+    return list(rows)
+
+
+async def revoke_invitation(uow: UnitOfWork, actor: Principal, invitation_id: uuid.UUID) -> None:
+    actor.require_manager()
+    invitation = await uow.session.get(Invitation, (actor.tenant_id, invitation_id))
+    if invitation is None:
+        raise NotFound("That invitation does not exist.")
+    invitation.revoked_at = invitation.revoked_at or uow.now
+    await uow.session.flush()
+
+
+async def change_role(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, role: Role) -> User:
+    actor.require_manager()
+    member = await uow.session.get(User, (actor.tenant_id, user_id))
+    if member is None:
+        raise NotFound("That member does not exist.")
+    if Role.OWNER in (role, member.role) and actor.role is not Role.OWNER:
+        raise Forbidden("Only an owner can make or unmake an owner.")
+    if member.role is Role.OWNER and role is not Role.OWNER:
+        await _keep_an_owner(uow, actor.tenant_id, leaving=member.id)
+    member.role = role
+    await uow.session.flush()
+    return member
+
+
+async def _keep_an_owner(uow: UnitOfWork, tenant_id: uuid.UUID, *, leaving: uuid.UUID) -> None:
+    owners = await uow.session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.tenant_id == tenant_id)
+        .where(User.role == Role.OWNER)
+        .where(User.is_active)
+        .where(User.id != leaving)
+    )
+    if not owners:
+        raise Conflict("A business needs at least one owner. Make someone else owner first.")
+
+
+async def create_api_token(uow: UnitOfWork, user: User, *, name: str) -> IssuedApiToken:
+    secret = bearer.issue(API_TOKEN_PREFIX, user.tenant_id)
+    api_token = ApiToken(
+        tenant_id=user.tenant_id,
+        id=uuid.uuid4(),
+        user_id=user.id,
+        name=name.strip() or "API token",
+        token_hash=secret.digest,
+    )
+    uow.session.add(api_token)
+    await uow.session.flush()
+    return IssuedApiToken(api_token, secret.token)
+
+
+async def resolve_api_token(uow: UnitOfWork, token: str) -> User | None:
+    """The active user a bearer token belongs to; scopes `uow` to that tenant."""
+    secret = bearer.parse(API_TOKEN_PREFIX, token)
+    if secret is None:
+        return None
+    await uow.set_tenant(secret.tenant_id)
+    row = (
+        await uow.session.execute(
+            select(ApiToken, User)
+            .join(User, (User.tenant_id == ApiToken.tenant_id) & (User.id == ApiToken.user_id))
+            .where(ApiToken.tenant_id == secret.tenant_id)
+            .where(ApiToken.token_hash == secret.digest)
+            .where(ApiToken.revoked_at.is_(None))
+            .where(User.is_active)
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    api_token.last_used_at = uow.now
+    return user
+
+
+async def list_api_tokens(uow: UnitOfWork, actor: Principal) -> list[ApiToken]:
+    rows = await uow.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.tenant_id == actor.tenant_id)
+        .where(ApiToken.user_id == actor.user_id)
+        .where(ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    )
+    return list(rows)
+
+
+async def revoke_api_token(uow: UnitOfWork, actor: Principal, token_id: uuid.UUID) -> None:
+    api_token = await uow.session.get(ApiToken, (actor.tenant_id, token_id))
+    if api_token is None or api_token.user_id != actor.user_id:
+        raise NotFound("That API token does not exist.")
+    api_token.revoked_at = api_token.revoked_at or uow.now
+    await uow.session.flush()

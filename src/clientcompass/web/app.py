@@ -1,0 +1,129 @@
+"""The ASGI application: `create_app(settings)` wires resources, routes and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry
+
+from clientcompass import jobs
+from clientcompass.accounts import api as accounts_api
+from clientcompass.accounts import views as accounts_views
+from clientcompass.auth.sessions import SessionStore
+from clientcompass.auth.throttle import LoginThrottle
+from clientcompass.business import api as business_api
+from clientcompass.business import views as business_views
+from clientcompass.config import Settings
+from clientcompass.crypto import Keyring
+from clientcompass.db import Database, create_engine
+from clientcompass.metrics import Metrics
+from clientcompass.redis import create_redis
+from clientcompass.team import api as team_api
+from clientcompass.team import views as team_views
+from clientcompass.web import ops, pages
+from clientcompass.web.auth import csrf_token_for
+from clientcompass.web.errors import install_error_handlers
+from clientcompass.web.middleware import RequestMiddleware
+from clientcompass.web.render import render
+from clientcompass.web.state import AppState
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+# URL folder → folder under node_modules; only these are served.
+VENDOR_ASSETS = {
+    "htmx": "htmx.org/dist",
+    "htmx-ext-sse": "htmx-ext-sse/dist",
+    "swagger-ui": "swagger-ui-dist",
+}
+
+
+def node_modules_dir() -> Path:
+    """npm installs front-end libraries at set-up; they are served, never copied into git."""
+    for candidate in (Path.cwd() / "node_modules", PACKAGE_DIR.parent.parent / "node_modules"):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd() / "node_modules"
+
+
+def build_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.globals["csrf_token"] = csrf_token_for
+    return templates
+
+
+def create_app(settings: Settings) -> FastAPI:
+    settings = settings.ensure_secrets()
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(
+            create_engine(settings.app_database_url(), pool_size=settings.database_pool_size)
+        )
+        await db.assert_cannot_bypass_rls()
+        metrics.watch_pool(db.engine)
+        redis = create_redis(settings.redis_url)
+        job_app = jobs.configure(settings)
+        async with job_app.open_async():
+            app.state.cc = AppState(
+                settings=settings,
+                db=db,
+                redis=redis,
+                keyring=Keyring(settings.encryption_keys),
+                sessions=SessionStore(redis, settings),
+                throttle=LoginThrottle(redis, settings),
+                job_app=job_app,
+                templates=build_templates(),
+                registry=registry,
+            )
+            try:
+                yield
+            finally:
+                await redis.aclose()
+                await db.dispose()
+
+    app = FastAPI(
+        title="Client Compass API",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestMiddleware, settings=settings, metrics=metrics)
+
+    # Routers carry their full prefix, so a route's `path` is its whole template (metrics).
+    for router in (
+        accounts_api.router,
+        business_api.router,
+        team_api.router,
+        ops.router,
+        accounts_views.router,
+        business_views.router,
+        team_views.router,
+        pages.router,
+    ):
+        app.include_router(router)
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs(request: Request) -> Response:
+        return render(request, "api_docs.html")
+
+    modules = node_modules_dir()
+    for mount, package_dir in VENDOR_ASSETS.items():
+        app.mount(
+            f"/static/vendor/{mount}",
+            StaticFiles(directory=modules / package_dir, check_dir=False),
+            name=f"vendor-{mount}",
+        )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

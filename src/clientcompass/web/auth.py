@@ -1,0 +1,186 @@
+"""Who is calling: a session cookie (browsers) or a personal API token (the JSON API).
+
+Cookie-authenticated requests that change state must carry the CSRF token, as the
+`X-CSRF-Token` header (htmx sends it on every request) or a `csrf_token` form field.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from starlette.datastructures import FormData
+
+from clientcompass.accounts import service as accounts
+from clientcompass.auth.principal import AuthMethod, Principal
+from clientcompass.auth.sessions import Session
+from clientcompass.errors import DomainError, Forbidden, NotAuthenticated, StepUpRequired
+from clientcompass.team import service as team
+from clientcompass.web.state import AppState, app_state
+
+SESSION_COOKIE = "cc_session"
+CSRF_COOKIE = "cc_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def anonymous_csrf_token(request: Request) -> str:
+    """The double-submit token for forms shown before sign-in (login, sign-up, reset)."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf_cookie = token
+    return token
+
+
+def csrf_token_for(request: Request) -> str:
+    session: Session | None = getattr(request.state, "session", None)
+    return session.csrf_token if session else anonymous_csrf_token(request)
+
+
+async def _submitted_csrf(request: Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form: FormData = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+async def check_csrf(request: Request, expected: str) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    submitted = await _submitted_csrf(request)
+    if not expected or not hmac.compare_digest(submitted.encode(), expected.encode()):
+        raise CsrfFailed(
+            "This form has expired or was not sent from Client Compass. Reload the page and try again."
+        )
+
+
+async def load_session(request: Request, state: AppState) -> Session | None:
+    """The live session the cookie names, sliding its expiry; re-sign a stale JWT."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    claims = state.sessions.read_jwt(token, verify_exp=False)
+    if claims is None:
+        return None
+    session = await state.sessions.touch(claims["sid"])
+    if session is None or str(session.user_id) != claims["sub"]:
+        return None
+    if int(claims["exp"]) - time.time() < state.settings.jwt_lifetime_seconds / 2:
+        request.state.reissued_jwt = state.sessions.issue_jwt(session)
+    return session
+
+
+async def resolve_principal(request: Request, state: AppState) -> Principal | None:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    authorization = request.headers.get("authorization", "")
+    principal: Principal | None = None
+    if authorization.lower().startswith("bearer "):
+        async with state.unit_of_work() as uow:
+            user = await team.resolve_api_token(uow, authorization[7:].strip())
+            if user is None:
+                raise NotAuthenticated("That API token is not valid. Create a new one in Settings.")
+            principal = Principal(
+                user.tenant_id, user.id, user.role, user.name, user.email, AuthMethod.API_TOKEN
+            )
+    else:
+        session = await load_session(request, state)
+        if session is not None:
+            async with state.unit_of_work(session.tenant_id) as uow:
+                try:
+                    user = await accounts.get_user(uow, session.user_id)
+                except DomainError:
+                    user = None
+            if user is not None and user.is_active:
+                request.state.session = session
+                principal = Principal(
+                    user.tenant_id,
+                    user.id,
+                    user.role,
+                    user.name,
+                    user.email,
+                    AuthMethod.SESSION,
+                    session,
+                )
+            else:
+                await state.sessions.delete(session)
+    request.state.principal = principal
+    return principal
+
+
+async def optional_principal(
+    request: Request, state: Annotated[AppState, Depends(app_state)]
+) -> Principal | None:
+    principal = await resolve_principal(request, state)
+    if principal is None:
+        await check_csrf(request, request.cookies.get(CSRF_COOKIE, ""))
+    elif principal.session is not None:
+        await check_csrf(request, principal.session.csrf_token)
+    return principal
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated("Please sign in to continue.")
+    return principal
+
+
+async def current_manager(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    principal.require_manager()
+    return principal
+
+
+def require_recent_step_up(principal: Principal, state: AppState) -> None:
+    if principal.session is not None and not state.sessions.has_recent_step_up(principal.session):
+        raise StepUpRequired("Enter your password again to change banking details.")
+
+
+def set_session_cookie(response: Response, state: AppState, jwt_token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        jwt_token,
+        max_age=state.settings.session_absolute_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.cookies_secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response, state: AppState) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.cookies_secure,
+        path="/",
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentManager = Annotated[Principal, Depends(current_manager)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+State = Annotated[AppState, Depends(app_state)]

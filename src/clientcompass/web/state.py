@@ -1,0 +1,47 @@
+"""Per-process resources, built once in the app's lifespan and reached from the request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import cast
+
+import procrastinate
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from clientcompass import jobs
+from clientcompass.auth.sessions import SessionStore
+from clientcompass.auth.throttle import LoginThrottle
+from clientcompass.config import Settings
+from clientcompass.crypto import Keyring
+from clientcompass.db import Database, UnitOfWork
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    redis: Redis
+    keyring: Keyring
+    sessions: SessionStore
+    throttle: LoginThrottle
+    job_app: procrastinate.App
+    templates: Jinja2Templates
+    registry: CollectorRegistry
+
+    @asynccontextmanager
+    async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
+        """A transaction that commits on success, then defers the jobs it queued."""
+        async with self.db.unit_of_work(tenant_id) as uow:
+            yield uow
+        for name, kwargs in uow.jobs_after_commit:
+            await jobs.defer(self.job_app, name, kwargs)
+
+
+def app_state(request: Request) -> AppState:
+    return cast(AppState, request.app.state.cc)

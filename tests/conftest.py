@@ -1,0 +1,217 @@
+"""Test servers: real PostgreSQL and Redis (the machine's when TEST_*_URL are set, embedded
+otherwise), a fresh database built by the real migrations, and the app over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis as sync_redis
+import uvicorn
+from aiosmtpd.controller import Controller
+from psycopg import sql
+
+from clientcompass import jobs
+from clientcompass.config import Environment, Settings, generate_key_spec, with_database, with_user
+from clientcompass.embedded import embedded_postgres, embedded_redis
+from clientcompass.migrate import migrate
+from clientcompass.web.app import create_app
+
+APP_ROLE = "clientcompass_app"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Databases:
+    owner_url: str
+    app_url: str
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    with contextlib.ExitStack() as stack:
+        admin_url = os.environ.get("TEST_DATABASE_URL") or stack.enter_context(
+            embedded_postgres(tmp_path_factory.mktemp("pg"))
+        )
+        name = f"cc_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        owner_url = with_database(admin_url, name)
+        yield Databases(owner_url=owner_url, app_url=with_user(owner_url, APP_ROLE, ""))
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,)
+            )
+            conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        sync_redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    with embedded_redis(tmp_path_factory.mktemp("redis")) as embedded_url:
+        yield embedded_url
+
+
+class MailSink:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, str]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        content = envelope.content  # type: ignore[attr-defined]
+        text = content.decode() if isinstance(content, bytes) else content
+        self.messages.append({"to": ",".join(envelope.rcpt_tos), "body": text})  # type: ignore[attr-defined]
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if to in message["to"]:
+                    return message["body"]
+            time.sleep(0.05)
+        raise AssertionError(f"no email to {to} arrived")
+
+
+@pytest.fixture(scope="session")
+def mail_sink() -> Iterator[MailSink]:
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    sink.port = controller.port  # type: ignore[attr-defined]
+    yield sink
+    controller.stop()
+
+
+def make_settings(
+    databases: Databases, redis_url: str, data_dir: Path, port: int, mail_port: int, **extra: object
+) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.TEST,
+        "data_dir": data_dir,
+        "host": "127.0.0.1",
+        "port": port,
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "database_url": databases.owner_url,
+        "database_app_role": APP_ROLE,
+        "redis_url": redis_url,
+        "secret_key": "test-secret-key-" + "x" * 32,
+        "encryption_keys": generate_key_spec("k1"),
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mail_port,
+        "smtp_starttls": False,
+        "log_level": "WARNING",
+    }
+    values.update(extra)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def migrated(databases: Databases, data_dir: Path) -> Databases:
+    migrate(Settings.model_validate({"database_url": databases.owner_url, "data_dir": data_dir}))
+    return databases
+
+
+class LiveServer:
+    """The real app under uvicorn in a thread, reached over real HTTP."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.base_url
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, host=settings.host, port=settings.port, log_config=None, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.server.started:
+                return self
+            if not self.thread.is_alive():
+                raise RuntimeError("the test server failed to start")
+            time.sleep(0.02)
+        raise RuntimeError("the test server did not start in 20 s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def run_jobs(self) -> None:
+        """Run every queued job once, in this thread, like a worker would."""
+        job_app = jobs.configure(self.settings)
+
+        async def run() -> None:
+            async with job_app.open_async():
+                await job_app.run_worker_async(wait=False, install_signal_handlers=False)
+
+        asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def settings(
+    migrated: Databases, redis_url: str, data_dir: Path, mail_sink: MailSink
+) -> Settings:
+    return make_settings(migrated, redis_url, data_dir, free_port(), mail_sink.port)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(settings).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, follow_redirects=False, timeout=20) as http:
+        yield http
+
+
+@pytest.fixture
+def owner_conn(migrated: Databases) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(migrated.owner_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def app_conn(migrated: Databases) -> Iterator[psycopg.Connection]:
+    """A connection as the app's real, non-owner role: RLS is in force."""
+    with psycopg.connect(migrated.app_url) as conn:
+        yield conn
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[sync_redis.Redis]:
+    client = sync_redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
