@@ -3,10 +3,13 @@ otherwise), a fresh database built by the real migrations, and the app over real
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import email
+import email.policy
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -22,7 +25,6 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from psycopg import sql
 
-from clientcompass import jobs
 from clientcompass.config import Environment, Settings, generate_key_spec, with_database, with_user
 from clientcompass.embedded import embedded_postgres, embedded_redis
 from clientcompass.migrate import migrate
@@ -83,10 +85,13 @@ class MailSink:
     def __init__(self) -> None:
         self.messages: list[dict[str, str]] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
-        content = envelope.content  # type: ignore[attr-defined]
-        text = content.decode() if isinstance(content, bytes) else content
-        self.messages.append({"to": ",".join(envelope.rcpt_tos), "body": text})  # type: ignore[attr-defined]
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[attr-defined]
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        self.messages.append(
+            {"to": ",".join(envelope.rcpt_tos), "subject": str(message["subject"]), "body": text}  # type: ignore[attr-defined]
+        )
         return "250 OK"
 
     def wait_for(self, to: str, timeout: float = 10) -> str:
@@ -138,6 +143,16 @@ def migrated(databases: Databases, data_dir: Path) -> Databases:
     return databases
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a `clientcompass` subprocess needs to act like these settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TEST_")}
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if field.alias and value is not None:
+            env[field.alias] = str(value.value if hasattr(value, "value") else value)
+    return env
+
+
 class LiveServer:
     """The real app under uvicorn in a thread, reached over real HTTP."""
 
@@ -167,20 +182,17 @@ class LiveServer:
         self.thread.join(timeout=10)
 
     def run_jobs(self) -> None:
-        """Run every queued job once, in this thread, like a worker would."""
-        job_app = jobs.configure(self.settings)
-
-        async def run() -> None:
-            async with job_app.open_async():
-                await job_app.run_worker_async(wait=False, install_signal_handlers=False)
-
-        asyncio.run(run())
+        """Run every queued job with the real worker command, as production would."""
+        subprocess.run(
+            [sys.executable, "-m", "clientcompass", "worker", "--once"],
+            env=settings_env(self.settings),
+            check=True,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="session")
-def settings(
-    migrated: Databases, redis_url: str, data_dir: Path, mail_sink: MailSink
-) -> Settings:
+def settings(migrated: Databases, redis_url: str, data_dir: Path, mail_sink: MailSink) -> Settings:
     return make_settings(migrated, redis_url, data_dir, free_port(), mail_sink.port)  # type: ignore[attr-defined]
 
 

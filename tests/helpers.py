@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,7 +37,9 @@ def page_csrf(client: httpx.Client, path: str) -> str:
     return csrf_from(response.text)
 
 
-def post_form(client: httpx.Client, path: str, data: dict[str, str], *, csrf_page: str) -> httpx.Response:
+def post_form(
+    client: httpx.Client, path: str, data: dict[str, str], *, csrf_page: str
+) -> httpx.Response:
     token = page_csrf(client, csrf_page)
     return client.post(path, data={**data, "csrf_token": token})
 
@@ -89,3 +96,9 @@ def invite_and_join(owner: httpx.Client, joiner: httpx.Client, *, role: str = "a
 def api_headers(client: httpx.Client) -> dict[str, str]:
     """Headers for a cookie-authenticated JSON call that changes state."""
     return {"X-CSRF-Token": page_csrf(client, "/settings/account")}
+
+
+def run_async(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on a fresh loop in its own thread (the browser tests hold this thread's)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine())).result()

@@ -10,9 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
+import procrastinate
 import structlog
 import uvicorn
 
@@ -20,14 +24,13 @@ from clientcompass import jobs
 from clientcompass.accounts import service as accounts
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
-from clientcompass.db import Database, create_engine
+from clientcompass.db import Database, UnitOfWork, create_engine
 from clientcompass.embedded import embedded_servers
 from clientcompass.errors import ConfigurationError, DomainError
 from clientcompass.logs import configure_logging
 from clientcompass.migrate import migrate
 from clientcompass.models import Role
 from clientcompass.team import service as team
-from clientcompass.team.api import invitation_url
 
 log = structlog.get_logger("clientcompass.cli")
 
@@ -89,10 +92,9 @@ def _supervise(env: dict[str, str], commands: list[str]) -> int:
 
 
 def _require_urls(settings: Settings) -> None:
+    database = settings.database_app_url or settings.database_url
     missing = [
-        n
-        for n, v in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url))
-        if not v
+        n for n, v in (("DATABASE_URL", database), ("REDIS_URL", settings.redis_url)) if not v
     ]
     if missing:
         raise ConfigurationError(
@@ -111,7 +113,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         log_config=None,
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 
@@ -121,10 +123,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.ensure_secrets()
 
     async def run() -> None:
-        job_app = jobs.configure(settings)
+        db = Database(create_engine(settings.app_database_url(), pool_size=1))
+        try:
+            await db.assert_cannot_bypass_rls()
+        finally:
+            await db.dispose()
+        job_app = jobs.build_job_app(settings)
         async with job_app.open_async():
             await job_app.run_worker_async(
-                concurrency=settings.worker_concurrency, install_signal_handlers=True
+                concurrency=settings.worker_concurrency,
+                install_signal_handlers=not args.once,
+                wait=not args.once,
             )
 
     asyncio.run(run())
@@ -140,8 +149,21 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@dataclass
+class Workspace:
+    """What a provisioning command acts through: the app role's database and the job queue."""
+
+    db: Database
+    job_app: procrastinate.App
+
+    def unit_of_work(
+        self, tenant_id: uuid.UUID | None = None
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        return jobs.unit_of_work(self.db, self.job_app, tenant_id)
+
+
 def _with_database(
-    settings: Settings, action: Callable[[Database], Coroutine[Any, Any, dict[str, Any]]]
+    settings: Settings, action: Callable[[Workspace], Coroutine[Any, Any, dict[str, Any]]]
 ) -> dict[str, Any]:
     """Run a provisioning action as the app role (RLS applies), on embedded PG if need be."""
 
@@ -149,7 +171,9 @@ def _with_database(
         db = Database(create_engine(url_settings.app_database_url(), pool_size=1))
         try:
             await db.assert_cannot_bypass_rls()
-            return await action(db)
+            job_app = jobs.build_job_app(url_settings.ensure_secrets())
+            async with job_app.open_async():
+                return await action(Workspace(db, job_app))
         finally:
             await db.dispose()
 
@@ -163,8 +187,8 @@ def _with_database(
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(db: Database) -> dict[str, Any]:
-        async with db.unit_of_work() as uow:
+    async def action(ws: Workspace) -> dict[str, Any]:
+        async with ws.unit_of_work() as uow:
             user = await accounts.sign_up(
                 uow,
                 business_name=args.name,
@@ -187,12 +211,12 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _principal_for(db: Database, tenant: str, email: str) -> Principal:
-    async with db.unit_of_work() as uow:
+async def _principal_for(ws: Workspace, tenant: str, email: str) -> Principal:
+    async with ws.unit_of_work() as uow:
         found = await accounts.find_login(uow, email)
     if found is None or str(found[0]) != tenant:
         raise DomainError(f"No user {email} in business {tenant}.")
-    async with db.unit_of_work(found[0]) as uow:
+    async with ws.unit_of_work(found[0]) as uow:
         user = await accounts.get_user(uow, found[1])
     return Principal(
         user.tenant_id, user.id, user.role, user.name, user.email, AuthMethod.API_TOKEN
@@ -202,21 +226,22 @@ async def _principal_for(db: Database, tenant: str, email: str) -> Principal:
 def cmd_user_invite(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.ensure_secrets()
 
-    async def action(db: Database) -> dict[str, Any]:
-        actor = await _principal_for(db, args.tenant, args.invited_by)
-        async with db.unit_of_work(actor.tenant_id) as uow:
+    async def action(ws: Workspace) -> dict[str, Any]:
+        actor = await _principal_for(ws, args.tenant, args.invited_by)
+        async with ws.unit_of_work(actor.tenant_id) as uow:
             issued = await team.invite(
                 uow,
                 actor,
                 email=args.email,
                 role=Role(args.role),
                 lifetime_seconds=settings.invitation_lifetime_seconds,
+                base_url=settings.base_url,
             )
         return {
             "invitation_id": str(issued.invitation.id),
             "email": issued.invitation.email,
             "role": issued.invitation.role.value,
-            "url": invitation_url(settings.base_url, issued.token),
+            "url": issued.url,
             "expires_at": issued.invitation.expires_at.isoformat(),
         }
 
@@ -226,9 +251,9 @@ def cmd_user_invite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(db: Database) -> dict[str, Any]:
-        actor = await _principal_for(db, args.tenant, args.email)
-        async with db.unit_of_work(actor.tenant_id) as uow:
+    async def action(ws: Workspace) -> dict[str, Any]:
+        actor = await _principal_for(ws, args.tenant, args.email)
+        async with ws.unit_of_work(actor.tenant_id) as uow:
             user = await accounts.get_user(uow, actor.user_id)
             issued = await team.create_api_token(uow, user, name=args.name)
         return {
@@ -249,9 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_serve
     )
     sub.add_parser("web", help="the web app only (production)").set_defaults(func=cmd_web)
-    sub.add_parser("worker", help="the job worker and scheduler only (production)").set_defaults(
-        func=cmd_worker
-    )
+    worker = sub.add_parser("worker", help="the job worker and scheduler only (production)")
+    worker.add_argument("--once", action="store_true", help="run the queued jobs, then exit")
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations as the owner").set_defaults(
         func=cmd_migrate
     )

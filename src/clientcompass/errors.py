@@ -49,8 +49,3 @@ class TooManyAttempts(DomainError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class StepUpRequired(DomainError):
-    status_code = 403
-    code = "step_up_required"

@@ -25,7 +25,7 @@ class PoolCollector(Collector):
             ("db_pool_size", "Configured connections in the pool", pool.size()),
             ("db_pool_checked_out", "Connections in use", pool.checkedout()),
             ("db_pool_checked_in", "Idle connections", pool.checkedin()),
-            ("db_pool_overflow", "Connections beyond the pool size", pool.overflow()),
+            ("db_pool_overflow", "Connections beyond the pool size", max(0, pool.overflow())),
         ):
             yield GaugeMetricFamily(f"clientcompass_{name}", doc, value=value)
 

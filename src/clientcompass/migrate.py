@@ -34,6 +34,12 @@ def ensure_app_role(owner_url: str, role: str, password: str) -> None:
     with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
         if exists:
+            if password:  # keep the role's password in step with DATABASE_APP_PASSWORD
+                conn.execute(
+                    sql.SQL("alter role {} password {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
             return
         statement = sql.SQL("create role {} login nosuperuser nobypassrls noinherit").format(
             sql.Identifier(role)

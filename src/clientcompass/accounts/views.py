@@ -48,6 +48,7 @@ async def signup_form(request: Request, principal: OptionalPrincipal) -> Respons
 async def signup(request: Request, state: State, principal: OptionalPrincipal) -> Response:
     values = await form_dict(request)
     data, errors = parse(SignUp, values)
+    status = 422
     if data is not None:
         try:
             async with state.unit_of_work() as uow:
@@ -61,8 +62,9 @@ async def signup(request: Request, state: State, principal: OptionalPrincipal) -
             return await _start_session(request, state, user, "/settings/business?welcome=1")
         except DomainError as exc:
             errors = domain_error_fields(exc)
+            status = exc.status_code
     values.pop("password", None)
-    return render(request, "auth/signup.html", {"values": values, "errors": errors}, 422)
+    return render(request, "auth/signup.html", {"values": values, "errors": errors}, status)
 
 
 @router.get("/login")

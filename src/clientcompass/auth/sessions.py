@@ -29,7 +29,6 @@ class Session:
     user_id: uuid.UUID
     csrf_token: str
     created_at: float
-    step_up_at: float
 
 
 class SessionStore:
@@ -42,7 +41,7 @@ class SessionStore:
     ) -> Session:
         sid = secrets.token_urlsafe(32)
         now = time.time()
-        session = Session(sid, tenant_id, user_id, secrets.token_urlsafe(32), now, now)
+        session = Session(sid, tenant_id, user_id, secrets.token_urlsafe(32), now)
         key = SESSION_KEY.format(sid=sid)
         index = USER_SESSIONS_KEY.format(tenant=tenant_id, user=user_id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -53,7 +52,6 @@ class SessionStore:
                     "user_id": str(user_id),
                     "csrf": session.csrf_token,
                     "created_at": repr(now),
-                    "step_up_at": repr(now),
                     "ip": ip,
                     "user_agent": user_agent[:300],
                 },
@@ -81,18 +79,11 @@ class SessionStore:
             user_id=uuid.UUID(fields["user_id"]),
             csrf_token=fields["csrf"],
             created_at=float(fields["created_at"]),
-            step_up_at=float(fields.get("step_up_at", "0")),
         )
         if time.time() - session.created_at > self.settings.session_absolute_seconds:
             await self.delete(session)
             return None
         return session
-
-    async def mark_step_up(self, sid: str) -> None:
-        await self.redis.hset(SESSION_KEY.format(sid=sid), "step_up_at", repr(time.time()))
-
-    def has_recent_step_up(self, session: Session) -> bool:
-        return time.time() - session.step_up_at <= self.settings.step_up_seconds
 
     async def delete(self, session: Session) -> None:
         index = USER_SESSIONS_KEY.format(tenant=session.tenant_id, user=session.user_id)

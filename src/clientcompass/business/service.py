@@ -42,7 +42,7 @@ def profile_out(profile: BusinessProfile) -> BusinessProfileOut:
         postal_address=profile.postal_address,
         phone=profile.phone,
         email=profile.email or None,
-        default_vat_rate=Decimal(profile.default_vat_rate_bp) / 100,
+        default_vat_rate=(Decimal(profile.default_vat_rate_bp) / 100).quantize(Decimal("0.01")),
         default_quote_terms=profile.default_quote_terms,
         default_invoice_terms=profile.default_invoice_terms,
         timezone=profile.timezone,

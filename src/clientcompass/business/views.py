@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
 from clientcompass.accounts import service as accounts
 from clientcompass.business import service

@@ -67,6 +67,7 @@ async def invite(data: InvitationIn, state: State, principal: CurrentManager) ->
             email=str(data.email),
             role=data.role,
             lifetime_seconds=state.settings.invitation_lifetime_seconds,
+            base_url=state.settings.base_url,
         )
     invitation = issued.invitation
     return InvitationOut(
@@ -74,9 +75,5 @@ async def invite(data: InvitationIn, state: State, principal: CurrentManager) ->
         email=invitation.email,
         role=invitation.role,
         expires_at=invitation.expires_at,
-        url=invitation_url(state.settings.base_url, issued.token),
+        url=issued.url,
     )
-
-
-def invitation_url(base_url: str, token: str) -> str:
-    return f"{base_url}/invite?token={token}"

@@ -23,6 +23,7 @@ API_TOKEN_PREFIX = "cct"  # noqa: S105
 class IssuedInvitation:
     invitation: Invitation
     token: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,20 @@ class IssuedApiToken:
     token: str
 
 
+def invitation_url(base_url: str, token: str) -> str:
+    return f"{base_url}/invite?token={token}"
+
+
 async def invite(
-    uow: UnitOfWork, actor: Principal, *, email: str, role: Role, lifetime_seconds: int
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    email: str,
+    role: Role,
+    lifetime_seconds: int,
+    base_url: str,
 ) -> IssuedInvitation:
+    """Create a one-time invitation and email its link (after commit)."""
     actor.require_manager()
     if role is Role.OWNER and actor.role is not Role.OWNER:
         raise Forbidden("Only an owner can invite another owner.")
@@ -55,7 +67,18 @@ async def invite(
     )
     uow.session.add(invitation)
     await uow.session.flush()
-    return IssuedInvitation(invitation, secret.token)
+    url = invitation_url(base_url, secret.token)
+    days = max(1, lifetime_seconds // 86400)
+    uow.defer_job(
+        "send_email",
+        to=email,
+        subject=f"{actor.name} invited you to Client Compass",
+        body=(
+            f"{actor.name} invited you to join their team on Client Compass as {role.value}.\n\n"
+            f"Accept within {days} day{'s' if days != 1 else ''} with this one-time link:\n{url}\n"
+        ),
+    )
+    return IssuedInvitation(invitation, secret.token, url)
 
 
 async def open_invitation(uow: UnitOfWork, token: str) -> Invitation:

@@ -11,7 +11,6 @@ from pydantic import BaseModel, EmailStr, Field
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.models import Role
 from clientcompass.team import service
-from clientcompass.team.api import invitation_url
 from clientcompass.web.auth import (
     CurrentManager,
     OptionalPrincipal,
@@ -73,6 +72,7 @@ async def team_page(request: Request, state: State, principal: CurrentManager) -
 async def invite(request: Request, state: State, principal: CurrentManager) -> Response:
     values = await form_dict(request)
     data, errors = parse(InviteForm, values)
+    status = 422
     if data is not None:
         try:
             async with state.unit_of_work(principal.tenant_id) as uow:
@@ -82,18 +82,13 @@ async def invite(request: Request, state: State, principal: CurrentManager) -> R
                     email=str(data.email),
                     role=data.role,
                     lifetime_seconds=state.settings.invitation_lifetime_seconds,
+                    base_url=state.settings.base_url,
                 )
-                link = invitation_url(state.settings.base_url, issued.token)
-                uow.defer_job(
-                    "send_email",
-                    to=issued.invitation.email,
-                    subject=f"{principal.name} invited you to Client Compass",
-                    body=f"Join your team on Client Compass with this link (valid for 7 days):\n{link}\n",
-                )
-            return await _team_page(request, state, principal, new_link=link, status=201)
+            return await _team_page(request, state, principal, new_link=issued.url, status=201)
         except DomainError as exc:
             errors = domain_error_fields(exc)
-    return await _team_page(request, state, principal, errors=errors, values=values, status=422)
+            status = exc.status_code
+    return await _team_page(request, state, principal, errors=errors, values=values, status=status)
 
 
 @router.post("/settings/team/members/{user_id}/role")

@@ -71,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         await db.assert_cannot_bypass_rls()
         metrics.watch_pool(db.engine)
         redis = create_redis(settings.redis_url)
-        job_app = jobs.configure(settings)
+        job_app = jobs.build_job_app(settings)
         async with job_app.open_async():
             app.state.cc = AppState(
                 settings=settings,

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from clientcompass.accounts import service as accounts
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.auth.sessions import Session
-from clientcompass.errors import DomainError, Forbidden, NotAuthenticated, StepUpRequired
+from clientcompass.errors import DomainError, Forbidden, NotAuthenticated
 from clientcompass.team import service as team
 from clientcompass.web.state import AppState, app_state
 
@@ -151,11 +151,6 @@ async def current_manager(
 ) -> Principal:
     principal.require_manager()
     return principal
-
-
-def require_recent_step_up(principal: Principal, state: AppState) -> None:
-    if principal.session is not None and not state.sessions.has_recent_step_up(principal.session):
-        raise StepUpRequired("Enter your password again to change banking details.")
 
 
 def set_session_cookie(response: Response, state: AppState, jwt_token: str) -> None:

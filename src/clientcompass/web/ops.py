@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -43,5 +44,13 @@ async def readyz(state: State) -> Response:
 
 
 @router.get("/metrics")
-async def metrics(state: State) -> Response:
+async def metrics(request: Request, state: State) -> Response:
+    """Prometheus text format; behind `Authorization: Bearer METRICS_TOKEN` when that is set."""
+    expected = state.settings.metrics_token
+    if expected:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return PlainTextResponse(
+                "metrics need the METRICS_TOKEN bearer token\n", status_code=401
+            )
     return PlainTextResponse(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -36,11 +36,8 @@ class AppState:
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
-        """A transaction that commits on success, then defers the jobs it queued."""
-        async with self.db.unit_of_work(tenant_id) as uow:
+        async with jobs.unit_of_work(self.db, self.job_app, tenant_id) as uow:
             yield uow
-        for name, kwargs in uow.jobs_after_commit:
-            await jobs.defer(self.job_app, name, kwargs)
 
 
 def app_state(request: Request) -> AppState:
