@@ -145,3 +145,22 @@ def test_next_parameter_cannot_redirect_off_site(client: httpx.Client) -> None:
         },
     )
     assert response.status_code == 303 and response.headers["location"] == "/inbox"
+
+
+def test_sign_in_returns_to_the_page_asked_for(client: httpx.Client) -> None:
+    account = sign_up(client)
+    post_form(client, "/logout", {}, csrf_page="/settings/account")
+    bounced = client.get("/settings/team?tab=invites")
+    assert bounced.status_code == 303
+    assert bounced.headers["location"] == "/login?next=%2Fsettings%2Fteam%3Ftab%3Dinvites"
+    token = page_csrf(client, bounced.headers["location"])
+    response = client.post(
+        "/login",
+        data={
+            "email": account.email,
+            "password": PASSWORD,
+            "next": "/settings/team?tab=invites",
+            "csrf_token": token,
+        },
+    )
+    assert response.headers["location"] == "/settings/team?tab=invites"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import structlog
 from alembic import command
 
 from clientcompass.config import Settings
@@ -106,8 +108,20 @@ def test_openapi_document_and_docs_page(client: httpx.Client) -> None:
     assert client.get("/static/vendor/htmx/htmx.min.js").status_code == 200
 
 
-def test_logs_hold_no_secrets(client: httpx.Client, capfd: pytest.CaptureFixture[str]) -> None:
-    configure_logging("INFO")
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+def test_logs_hold_no_secrets(
+    client: httpx.Client, capfd: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging("INFO")  # here, so the handler writes to this test's captured stderr
     account = sign_up(client)
     response = client.put(
         "/api/v1/business/banking-details",

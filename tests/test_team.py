@@ -48,7 +48,7 @@ def test_invitation_link_works_once(live_server: LiveServer) -> None:
         me = joiner.get("/api/v1/me").json()
         assert me["role"] == "admin" and me["email"] == invitation["email"]
         with httpx.Client(base_url=live_server.url) as second:
-            assert second.get(path).status_code == 422
+            assert second.get(path).status_code == 410
             data["csrf_token"] = page_csrf(second, "/login")
             reused = second.post("/invite", data=data)
             assert reused.status_code == 410
@@ -68,10 +68,11 @@ def test_expired_or_forged_invitation_is_refused(
             "update invitations set expires_at = now() - interval '1 minute' where id = %s",
             (invitation["id"],),
         )
-        assert joiner.get(invitation["url"].removeprefix(live_server.url)).status_code == 422
+        expired = joiner.get(invitation["url"].removeprefix(live_server.url))
+        assert expired.status_code == 410 and "invalid, used or expired" in expired.text
         forged = f"/invite?token=cci_{account.tenant_id.hex}_forgedforgedforged"
-        assert joiner.get(forged).status_code == 422
-        assert joiner.get("/invite?token=garbage").status_code == 422
+        assert joiner.get(forged).status_code == 410
+        assert joiner.get("/invite?token=garbage").status_code == 410
 
 
 def test_invited_email_that_already_has_an_account_is_told_so(live_server: LiveServer) -> None:

@@ -37,6 +37,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """A one-time link that was used, revoked or has expired."""
+
+    status_code = 410
+    code = "gone"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid"

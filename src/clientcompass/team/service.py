@@ -12,7 +12,7 @@ from clientcompass.accounts.service import create_user, normalise_email
 from clientcompass.auth import bearer
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
-from clientcompass.errors import Conflict, Forbidden, InvalidInput, NotFound
+from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
 from clientcompass.models import ApiToken, Invitation, Role, User
 
 INVITE_TOKEN_PREFIX = "cci"  # noqa: S105 (a prefix, not a secret)
@@ -83,7 +83,7 @@ async def invite(
 
 async def open_invitation(uow: UnitOfWork, token: str) -> Invitation:
     """The live invitation a link carries; scopes `uow` to its tenant."""
-    invalid = InvalidInput("This invitation link is invalid, used or expired. Ask for a new one.")
+    invalid = Gone("This invitation link is invalid, used or expired. Ask for a new one.")
     secret = bearer.parse(INVITE_TOKEN_PREFIX, token)
     if secret is None:
         raise invalid

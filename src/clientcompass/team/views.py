@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, EmailStr, Field
 
-from clientcompass.errors import DomainError, InvalidInput
+from clientcompass.errors import DomainError, Gone
 from clientcompass.models import Role
 from clientcompass.team import service
 from clientcompass.web.auth import (
@@ -155,10 +155,13 @@ async def accept(request: Request, state: State, principal: OptionalPrincipal) -
             response = redirect("/inbox")
             set_session_cookie(response, state, state.sessions.issue_jwt(session))
             return response
-        except InvalidInput as exc:
-            if exc.field is None:
-                return render(request, "error.html", {"message": exc.message, "status": 410}, 410)
-            errors = domain_error_fields(exc)
+        except Gone as exc:
+            return render(
+                request,
+                "error.html",
+                {"message": exc.message, "status": exc.status_code},
+                exc.status_code,
+            )
         except DomainError as exc:
             errors = domain_error_fields(exc)
     values.pop("password", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -52,7 +54,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated):
             if request.headers.get("hx-request"):
                 return Response(status_code=401, headers={"HX-Redirect": "/login"})
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return render_error_page(request, exc.status_code, exc.message)
 
     @app.exception_handler(RequestValidationError)

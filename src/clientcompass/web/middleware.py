@@ -48,6 +48,11 @@ def _cookie_header(name: str, value: str, *, max_age: int, secure: bool, samesit
     return morsel.OutputString()
 
 
+def _unrouted_label(path: str) -> str:
+    """Static files are served by mounts, not routes; one label keeps metrics cardinality low."""
+    return "/static/{path}" if path.startswith("/static/") else "<unmatched>"
+
+
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
         self.app = app
@@ -81,7 +86,7 @@ class RequestMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = getattr(route, "path", None) or _unrouted_label(scope.get("path", ""))
             self.metrics.observe_request(scope["method"], template, status, elapsed)
             log.info(
                 "request",
