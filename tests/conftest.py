@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import logging
 import os
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 import redis as sync_redis
+import structlog
 import uvicorn
 from aiosmtpd.controller import Controller
 from psycopg import sql
@@ -227,3 +229,14 @@ def redis_client(redis_url: str) -> Iterator[sync_redis.Redis]:
     client = sync_redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put logging back after a test that installs the JSON configuration."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import structlog
 from alembic import command
 
 from clientcompass.config import Settings
@@ -108,16 +106,6 @@ def test_openapi_document_and_docs_page(client: httpx.Client) -> None:
     assert client.get("/static/vendor/htmx/htmx.min.js").status_code == 200
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-
-
 def test_logs_hold_no_secrets(
     client: httpx.Client, capfd: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
@@ -140,6 +128,7 @@ def test_logs_hold_no_secrets(
     output = capfd.readouterr()
     logs = output.out + output.err
     assert '"route": "/api/v1/business/banking-details"' in logs, "the access log must be on"
+    assert '"request_id": "' in logs and '"level": "info"' in logs, "JSON lines with a request id"
     for secret in (PASSWORD, "99887766554", "198765", client.cookies["cc_session"]):
         assert secret not in logs
     assert account.email not in logs

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from psycopg import errors as pg_errors
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
 from clientcompass.auth import bearer
+from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.passwords import check_password_strength, hash_password, verify_password
 from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.db import UnitOfWork
@@ -180,19 +181,8 @@ async def start_password_reset(
 async def finish_password_reset(uow: UnitOfWork, token: str, new_password: str) -> User:
     """Spend a reset token once; any other live reset tokens of the user die with it."""
     invalid = InvalidInput("This reset link is invalid or has expired. Ask for a new one.")
-    secret = bearer.parse(RESET_TOKEN_PREFIX, token)
-    if secret is None:
-        raise invalid
     check_password_strength(new_password)
-    await uow.set_tenant(secret.tenant_id)
-    reset = (
-        await uow.session.execute(
-            select(PasswordReset)
-            .where(PasswordReset.tenant_id == secret.tenant_id)
-            .where(PasswordReset.token_hash == secret.digest)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+    reset = await lock_by_token(uow, PasswordReset, RESET_TOKEN_PREFIX, token)
     if reset is None or reset.used_at is not None or reset.expires_at <= uow.now:
         raise invalid
     user = await get_user(uow, reset.user_id)
@@ -200,7 +190,7 @@ async def finish_password_reset(uow: UnitOfWork, token: str, new_password: str) 
     user.password_changed_at = uow.now
     await uow.session.execute(
         update(PasswordReset)
-        .where(PasswordReset.tenant_id == secret.tenant_id)
+        .where(PasswordReset.tenant_id == user.tenant_id)
         .where(PasswordReset.user_id == user.id)
         .where(PasswordReset.used_at.is_(None))
         .values(used_at=uow.now)

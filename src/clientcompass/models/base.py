@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,6 +32,12 @@ class TenantOwned:
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id"), primary_key=True, sort_order=-10
     )
+
+
+class TokenHashed(TenantOwned):
+    """A row reached through a bearer token that names its tenant (see auth/bearer.py)."""
+
+    token_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Timestamped:

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Enum, ForeignKey, String, UniqueConstraint, tex
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clientcompass.models.base import Base, TenantOwned, Timestamped
+from clientcompass.models.base import Base, TenantOwned, Timestamped, TokenHashed
 
 
 class Role(StrEnum):
@@ -54,32 +54,30 @@ class LoginIndex(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
 
 
-class Invitation(TenantOwned, Timestamped, Base):
+class Invitation(TokenHashed, Timestamped, Base):
     __tablename__ = "invitations"
     __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[Role] = mapped_column(role_enum)
-    token_hash: Mapped[str] = mapped_column(String(64))
     invited_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class PasswordReset(TenantOwned, Timestamped, Base):
+class PasswordReset(TokenHashed, Timestamped, Base):
     __tablename__ = "password_resets"
     __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    token_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ApiToken(TenantOwned, Timestamped, Base):
+class ApiToken(TokenHashed, Timestamped, Base):
     """A personal API token; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
@@ -88,6 +86,5 @@ class ApiToken(TenantOwned, Timestamped, Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from clientcompass.accounts.service import create_user, normalise_email
 from clientcompass.auth import bearer
+from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
@@ -84,18 +85,7 @@ async def invite(
 async def open_invitation(uow: UnitOfWork, token: str) -> Invitation:
     """The live invitation a link carries; scopes `uow` to its tenant."""
     invalid = Gone("This invitation link is invalid, used or expired. Ask for a new one.")
-    secret = bearer.parse(INVITE_TOKEN_PREFIX, token)
-    if secret is None:
-        raise invalid
-    await uow.set_tenant(secret.tenant_id)
-    invitation = (
-        await uow.session.execute(
-            select(Invitation)
-            .where(Invitation.tenant_id == secret.tenant_id)
-            .where(Invitation.token_hash == secret.digest)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+    invitation = await lock_by_token(uow, Invitation, INVITE_TOKEN_PREFIX, token)
     if (
         invitation is None
         or invitation.accepted_at is not None
