@@ -59,6 +59,8 @@ def test_wrong_password_says_so_without_revealing_which_part(client: httpx.Clien
 
 def test_change_password(client: httpx.Client) -> None:
     account = sign_up(client)
+    elsewhere = httpx.Client(base_url=str(client.base_url))
+    assert log_in(elsewhere, account.email).status_code == 303
     bad = post_form(
         client,
         "/settings/account/password",
@@ -73,9 +75,12 @@ def test_change_password(client: httpx.Client) -> None:
         csrf_page="/settings/account",
     )
     assert ok.status_code == 303
+    assert client.get("/api/v1/me").status_code == 200, "the session that changed it stays"
+    assert elsewhere.get("/api/v1/me").status_code == 401, "other sessions end"
     with httpx.Client(base_url=str(client.base_url)) as other:
         assert log_in(other, account.email, PASSWORD).status_code == 401
         assert log_in(other, account.email, "a brand new password").status_code == 303
+    elsewhere.close()
 
 
 def test_password_reset_by_email(live_server: LiveServer, mail_sink: MailSink) -> None:

@@ -232,6 +232,8 @@ async def change_password(request: Request, state: State, principal: CurrentPrin
                 await service.change_password(
                     uow, user, current=data.current_password, new=data.new_password
                 )
+            if principal.session is not None:
+                await state.sessions.delete_others(principal.session)
             return redirect("/settings/account?saved=password")
         except DomainError as exc:
             errors = domain_error_fields(exc)

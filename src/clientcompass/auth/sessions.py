@@ -104,6 +104,18 @@ class SessionStore:
             await pipe.execute()
         return len(keys)
 
+    async def delete_others(self, session: Session) -> int:
+        """After a password change: every other session of the user ends, this one stays."""
+        index = USER_SESSIONS_KEY.format(tenant=session.tenant_id, user=session.user_id)
+        others = [_text(sid) for sid in await self.redis.smembers(index)]
+        others = [sid for sid in others if sid != session.sid]
+        if others:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(SESSION_KEY.format(sid=sid) for sid in others))
+                pipe.srem(index, *others)
+                await pipe.execute()
+        return len(others)
+
     def issue_jwt(self, session: Session) -> str:
         now = int(time.time())
         claims = {
