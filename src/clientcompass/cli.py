@@ -20,7 +20,7 @@ import procrastinate
 import structlog
 import uvicorn
 
-from clientcompass import jobs
+from clientcompass import jobs, work
 from clientcompass.accounts import service as accounts
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
@@ -128,13 +128,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             await db.assert_cannot_bypass_rls()
         finally:
             await db.dispose()
-        job_app = jobs.build_job_app(settings)
+        job_app, resources = jobs.build_job_app(settings)
         async with job_app.open_async():
-            await job_app.run_worker_async(
-                concurrency=settings.worker_concurrency,
-                install_signal_handlers=not args.once,
-                wait=not args.once,
-            )
+            try:
+                await job_app.run_worker_async(
+                    concurrency=settings.worker_concurrency,
+                    install_signal_handlers=not args.once,
+                    wait=not args.once,
+                )
+            finally:
+                await resources.close()
 
     asyncio.run(run())
     return 0
@@ -159,7 +162,7 @@ class Workspace:
     def unit_of_work(
         self, tenant_id: uuid.UUID | None = None
     ) -> AbstractAsyncContextManager[UnitOfWork]:
-        return jobs.unit_of_work(self.db, self.job_app, tenant_id)
+        return work.unit_of_work(self.db, self.job_app, tenant_id)
 
 
 def _with_database(
@@ -171,7 +174,7 @@ def _with_database(
         db = Database(create_engine(url_settings.app_database_url(), pool_size=1))
         try:
             await db.assert_cannot_bypass_rls()
-            job_app = jobs.build_job_app(url_settings.ensure_secrets())
+            job_app, _ = jobs.build_job_app(url_settings.ensure_secrets())
             async with job_app.open_async():
                 return await action(Workspace(db, job_app))
         finally:

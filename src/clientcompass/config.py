@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
     mail_from: str = Field("Client Compass <no-reply@clientcompass.co.za>", alias="MAIL_FROM")
 
+    twilio_api_base_url: str = Field("https://api.twilio.com", alias="TWILIO_API_BASE_URL")
+    twilio_content_base_url: str = Field(
+        "https://content.twilio.com", alias="TWILIO_CONTENT_BASE_URL"
+    )
+    twilio_timeout_seconds: float = Field(15.0, alias="TWILIO_TIMEOUT_SECONDS")
+    whatsapp_sends_per_second: float = Field(80.0, alias="WHATSAPP_SENDS_PER_SECOND")
+    media_max_bytes: int = Field(16 * 1024 * 1024, alias="MEDIA_MAX_BYTES")
     forwarded_allow_ips: str = Field("127.0.0.1", alias="FORWARDED_ALLOW_IPS")
     metrics_token: str = Field("", alias="METRICS_TOKEN")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
@@ -78,6 +85,11 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The URL people and Twilio reach us on; falls back to the bound host and port."""
         return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Where fetched WhatsApp media live (a storage interface leaves room for S3)."""
+        return self.data_dir / "media"
 
     @property
     def cookies_secure(self) -> bool:

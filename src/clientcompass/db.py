@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -50,6 +50,7 @@ class UnitOfWork:
         self.tenant_id = tenant_id
         self.now: datetime = utcnow()
         self._after_commit: list[tuple[str, dict[str, object]]] = []
+        self._on_commit: list[Callable[[], Awaitable[None]]] = []
 
     async def set_tenant(self, tenant_id: uuid.UUID) -> None:
         """Scope the rest of this transaction to a tenant (e.g. right after sign-up or login)."""
@@ -63,9 +64,17 @@ class UnitOfWork:
         """Queue a job by name to be deferred only if this transaction commits."""
         self._after_commit.append((task_name, kwargs))
 
+    def on_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` once this transaction has committed (e.g. publish a real-time event)."""
+        self._on_commit.append(callback)
+
     @property
     def jobs_after_commit(self) -> list[tuple[str, dict[str, object]]]:
         return list(self._after_commit)
+
+    @property
+    def callbacks_after_commit(self) -> list[Callable[[], Awaitable[None]]]:
+        return list(self._on_commit)
 
 
 class Database:

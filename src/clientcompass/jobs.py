@@ -7,43 +7,28 @@ several apps side by side.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 import procrastinate
 
 from clientcompass.config import Settings
-from clientcompass.db import Database, UnitOfWork, libpq_url
+from clientcompass.db import libpq_url
 from clientcompass.mail import send_mail
+from clientcompass.whatsapp import tasks as whatsapp_tasks
+from clientcompass.work import LazyResources
 
 EMAIL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=30)
 
 
-def build_job_app(settings: Settings) -> procrastinate.App:
-    """The job app for this process: its connector, and every task bound to `settings`."""
+def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]:
+    """The job app for this process (its connector and every task bound to `settings`),
+    and the resources its tasks use, to be closed when the process is done."""
     job_app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=libpq_url(settings.app_database_url()))
     )
+    resources = LazyResources(settings, job_app)
 
     @job_app.task(name="send_email", retry=EMAIL_RETRY)
     async def send_email(to: str, subject: str, body: str) -> None:
         await send_mail(settings, to=to, subject=subject, body=body)
 
-    return job_app
-
-
-async def defer(job_app: procrastinate.App, name: str, kwargs: dict[str, Any]) -> None:
-    await job_app.configure_task(name).defer_async(**kwargs)
-
-
-@asynccontextmanager
-async def unit_of_work(
-    db: Database, job_app: procrastinate.App, tenant_id: uuid.UUID | None = None
-) -> AsyncIterator[UnitOfWork]:
-    """A transaction that commits on success, then defers the jobs it queued (none on rollback)."""
-    async with db.unit_of_work(tenant_id) as uow:
-        yield uow
-    for name, kwargs in uow.jobs_after_commit:
-        await defer(job_app, name, kwargs)
+    whatsapp_tasks.register(job_app, resources)
+    return job_app, resources

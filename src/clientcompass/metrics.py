@@ -54,3 +54,57 @@ class Metrics:
 
     def watch_pool(self, engine: AsyncEngine) -> None:
         self.registry.register(PoolCollector(engine))
+
+
+class WhatsAppMetrics:
+    """Inbound messages, outbound statuses, webhook latency, and Twilio errors by code."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.inbound = Counter(
+            "clientcompass_whatsapp_inbound_messages_total",
+            "Inbound WhatsApp messages (duplicate deliveries counted apart)",
+            ["duplicate"],
+            registry=registry,
+        )
+        self.outbound = Counter(
+            "clientcompass_whatsapp_outbound_status_total",
+            "Outbound message status callbacks by reported status",
+            ["status"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "clientcompass_twilio_errors_total",
+            "Twilio error codes seen",
+            ["code"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "clientcompass_webhook_rejected_total",
+            "Webhooks refused (unknown channel or bad signature)",
+            ["kind"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "clientcompass_webhook_duration_seconds",
+            "Time to verify, store and acknowledge a Twilio webhook",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def inbound_message(self, *, duplicate: bool) -> None:
+        self.inbound.labels("true" if duplicate else "false").inc()
+
+    def outbound_status(self, status: str, error_code: str) -> None:
+        self.outbound.labels(status or "unknown").inc()
+        if error_code:
+            self.errors.labels(error_code).inc()
+
+    def twilio_error(self, code: int | None) -> None:
+        self.errors.labels(str(code or "none")).inc()
+
+    def webhook_rejected(self, kind: str) -> None:
+        self.rejected.labels(kind).inc()
+
+    def webhook_latency(self, kind: str, seconds: float) -> None:
+        self.latency.labels(kind).observe(seconds)

@@ -3,13 +3,33 @@
 from clientcompass.models.base import Base
 from clientcompass.models.tenant import BusinessProfile, Tenant, TenantSetting
 from clientcompass.models.user import ApiToken, Invitation, LoginIndex, PasswordReset, Role, User
+from clientcompass.models.whatsapp import (
+    Channel,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    MediaState,
+    Message,
+    MessageMedia,
+    MessageStatus,
+)
 
 __all__ = [
     "ApiToken",
     "Base",
     "BusinessProfile",
+    "Channel",
+    "Contact",
+    "Conversation",
+    "ConversationStatus",
+    "Direction",
     "Invitation",
     "LoginIndex",
+    "MediaState",
+    "Message",
+    "MessageMedia",
+    "MessageStatus",
     "PasswordReset",
     "Role",
     "Tenant",

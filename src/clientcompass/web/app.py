@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
 
-from clientcompass import jobs
+from clientcompass import jobs, work
 from clientcompass.accounts import api as accounts_api
 from clientcompass.accounts import views as accounts_views
 from clientcompass.auth.sessions import SessionStore
@@ -22,7 +22,7 @@ from clientcompass.business import views as business_views
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, create_engine
-from clientcompass.metrics import Metrics
+from clientcompass.metrics import Metrics, WhatsAppMetrics
 from clientcompass.redis import create_redis
 from clientcompass.team import api as team_api
 from clientcompass.team import views as team_views
@@ -32,6 +32,8 @@ from clientcompass.web.errors import install_error_handlers
 from clientcompass.web.middleware import RequestMiddleware
 from clientcompass.web.render import render
 from clientcompass.web.state import AppState
+from clientcompass.whatsapp import api as whatsapp_api
+from clientcompass.whatsapp import webhooks as whatsapp_webhooks
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -62,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     settings = settings.ensure_secrets()
     registry = CollectorRegistry()
     metrics = Metrics(registry)
+    whatsapp_metrics = WhatsAppMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
         await db.assert_cannot_bypass_rls()
         metrics.watch_pool(db.engine)
         redis = create_redis(settings.redis_url)
-        job_app = jobs.build_job_app(settings)
+        job_app, _ = jobs.build_job_app(settings)
+        twilio = work.twilio_client(settings)
         async with job_app.open_async():
             app.state.cc = AppState(
                 settings=settings,
@@ -83,10 +87,13 @@ def create_app(settings: Settings) -> FastAPI:
                 job_app=job_app,
                 templates=build_templates(),
                 registry=registry,
+                metrics=whatsapp_metrics,
+                twilio=twilio,
             )
             try:
                 yield
             finally:
+                await twilio.http.aclose()
                 await redis.aclose()
                 await db.dispose()
 
@@ -106,6 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
         accounts_api.router,
         business_api.router,
         team_api.router,
+        whatsapp_api.router,
+        whatsapp_webhooks.router,
         ops.router,
         accounts_views.router,
         business_views.router,

@@ -14,12 +14,14 @@ from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from clientcompass import jobs
+from clientcompass import work
 from clientcompass.auth.sessions import SessionStore
 from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, UnitOfWork
+from clientcompass.metrics import WhatsAppMetrics
+from clientcompass.whatsapp.twilio import TwilioClient
 
 
 @dataclass
@@ -33,10 +35,12 @@ class AppState:
     job_app: procrastinate.App
     templates: Jinja2Templates
     registry: CollectorRegistry
+    metrics: WhatsAppMetrics
+    twilio: TwilioClient
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
-        async with jobs.unit_of_work(self.db, self.job_app, tenant_id) as uow:
+        async with work.unit_of_work(self.db, self.job_app, tenant_id) as uow:
             yield uow
 
 

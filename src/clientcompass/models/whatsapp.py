@@ -1,0 +1,215 @@
+"""WhatsApp: channels (a connected sender), contacts, conversations, messages and their media."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clientcompass.models.base import Base, TenantOwned, Timestamped
+
+
+def _enum(kind: type[StrEnum], name: str) -> Enum:
+    return Enum(kind, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageStatus(StrEnum):
+    """Twilio's message statuses plus `sending` (handed to the API, answer pending)."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+
+    @property
+    def rank(self) -> int:
+        """Progress order; a status callback never moves a message to a lower rank."""
+        return STATUS_RANK[self]
+
+    @property
+    def is_terminal_error(self) -> bool:
+        return self in (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+
+
+STATUS_RANK = {
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.QUEUED: 1,
+    MessageStatus.SENDING: 2,
+    MessageStatus.ACCEPTED: 3,
+    MessageStatus.SENT: 4,
+    MessageStatus.DELIVERED: 5,
+    MessageStatus.READ: 6,
+    MessageStatus.FAILED: 10,
+    MessageStatus.UNDELIVERED: 10,
+}
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    SNOOZED = "snoozed"
+
+
+class MediaState(StrEnum):
+    PENDING = "pending"
+    STORED = "stored"
+    FAILED = "failed"
+
+
+class Channel(TenantOwned, Timestamped, Base):
+    """A connected WhatsApp sender. The webhook key names the tenant, so routing a webhook
+    never needs to look across tenants."""
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "webhook_key"),
+        UniqueConstraint("tenant_id", "whatsapp_from"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20), default="twilio")
+    name: Mapped[str] = mapped_column(String(100))
+    account_sid: Mapped[str] = mapped_column(String(34))
+    auth_token_sealed: Mapped[str] = mapped_column(Text)
+    whatsapp_from: Mapped[str] = mapped_column(String(40))
+    messaging_service_sid: Mapped[str] = mapped_column(String(34), default="")
+    webhook_key: Mapped[str] = mapped_column(String(120))
+    is_sandbox: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    sends_per_second: Mapped[float] = mapped_column(default=80.0)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Contact(TenantOwned, Timestamped, Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "phone_e164"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    wa_id: Mapped[str] = mapped_column(String(20), default="")
+    profile_name: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Conversation(TenantOwned, Timestamped, Base):
+    """One contact on one channel. `last_inbound_at` drives the 24-hour window."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id", "contact_id"),
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"]),
+        Index("ix_conversations_tenant_id_last_message_at", "tenant_id", "last_message_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    contact_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.OPEN
+    )
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_message_preview: Mapped[str] = mapped_column(String(200), default="")
+    unread_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Message(TenantOwned, Timestamped, Base):
+    """One WhatsApp message. An outbound row is the record of intent (the outbox): it is
+    committed as `queued` before the API answers, and a worker sends it."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "conversation_id"], ["conversations.tenant_id", "conversations.id"]
+        ),
+        Index(
+            "ix_messages_tenant_id_conversation_id_created_at",
+            "tenant_id",
+            "conversation_id",
+            "created_at",
+        ),
+        Index(
+            "uq_messages_tenant_id_provider_sid",
+            "tenant_id",
+            "provider_sid",
+            unique=True,
+            postgresql_where=text("provider_sid IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_tenant_id_outbox",
+            "tenant_id",
+            "status",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, "message_direction"))
+    provider_sid: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    content_sid: Mapped[str] = mapped_column(String(40), default="")
+    content_variables: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus, "message_status"))
+    status_times: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    send_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MessageMedia(TenantOwned, Timestamped, Base):
+    """A file attached to a message, stored under the data folder once fetched."""
+
+    __tablename__ = "message_media"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "message_id"], ["messages.tenant_id", "messages.id"]),
+        Index("ix_message_media_tenant_id_message_id", "tenant_id", "message_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    content_type: Mapped[str] = mapped_column(String(120), default="")
+    size: Mapped[int | None] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    source_url: Mapped[str] = mapped_column(Text, default="")
+    storage_key: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[MediaState] = mapped_column(
+        _enum(MediaState, "media_state"), default=MediaState.PENDING
+    )
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,125 @@
+"""JSON API: channels, conversations, messages and contacts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+
+from clientcompass.models import Channel
+from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
+from clientcompass.whatsapp import channels, outbound, queries
+from clientcompass.whatsapp.schemas import (
+    ChannelIn,
+    ChannelOut,
+    ContactOut,
+    ConversationOut,
+    MessageIn,
+    MessageOut,
+    MessagesPage,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["whatsapp"])
+
+
+def channel_out(base_url: str, channel: Channel) -> ChannelOut:
+    urls = channels.webhook_urls(base_url, channel)
+    return ChannelOut(
+        id=channel.id,
+        name=channel.name,
+        whatsapp_from=channel.whatsapp_from,
+        account_sid=channel.account_sid,
+        is_sandbox=channel.is_sandbox,
+        inbound_webhook_url=urls.inbound,
+        status_callback_url=urls.status,
+    )
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+async def list_channels(state: State, principal: CurrentManager) -> list[ChannelOut]:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        found = await channels.list_channels(uow, principal)
+    return [channel_out(state.settings.base_url, channel) for channel in found]
+
+
+@router.post("/channels", response_model=ChannelOut, status_code=201)
+async def connect_channel(data: ChannelIn, state: State, principal: CurrentManager) -> ChannelOut:
+    """Connect a Twilio WhatsApp sender; the credentials are checked against Twilio first."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        channel = await channels.connect_twilio(
+            uow,
+            principal,
+            state.keyring,
+            state.twilio,
+            account_sid=data.account_sid,
+            auth_token=data.auth_token,
+            whatsapp_from=data.whatsapp_from,
+            messaging_service_sid=data.messaging_service_sid,
+            name=data.name,
+            sends_per_second=state.settings.whatsapp_sends_per_second,
+        )
+    return channel_out(state.settings.base_url, channel)
+
+
+@router.get("/conversations", response_model=list[ConversationOut])
+async def list_conversations(
+    state: State,
+    principal: CurrentPrincipal,
+    limit: int = Query(50, ge=1, le=200),
+    before: datetime | None = Query(
+        None, description="keyset cursor: last_message_at of the last row seen"
+    ),
+) -> list[ConversationOut]:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return await queries.list_conversations(uow, limit=limit, before=before)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagesPage)
+async def list_messages(
+    conversation_id: uuid.UUID, state: State, principal: CurrentPrincipal
+) -> MessagesPage:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        conversation = await queries.get_conversation(uow, conversation_id)
+        messages = await queries.list_messages(uow, conversation_id)
+    return MessagesPage(conversation=conversation, messages=messages)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=202
+)
+async def send_message(
+    conversation_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
+) -> MessageOut:
+    """Accepted means stored as `queued`: it will be sent even if this process dies now."""
+    if data.template is not None:
+        outgoing = outbound.Outgoing(
+            content_sid=data.template.content_sid,
+            content_variables=data.template.variables,
+            preview_text=data.template.preview,
+        )
+    else:
+        outgoing = outbound.Outgoing(body=data.text)
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        message = await outbound.enqueue(uow, principal, conversation_id, outgoing)
+        result = queries.message_out(message, [])
+    return result
+
+
+@router.get("/contacts", response_model=list[ContactOut])
+async def list_contacts(
+    state: State,
+    principal: CurrentPrincipal,
+    q: str = Query("", max_length=100),
+    limit: int = Query(100, ge=1, le=500),
+) -> list[ContactOut]:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return await queries.list_contacts(uow, limit=limit, search=q)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactOut)
+async def get_contact(
+    contact_id: uuid.UUID, state: State, principal: CurrentPrincipal
+) -> ContactOut:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return await queries.get_contact(uow, contact_id)

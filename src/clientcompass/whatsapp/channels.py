@@ -1,0 +1,161 @@
+"""Connecting a Twilio WhatsApp sender: credentials checked against Twilio, token sealed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from clientcompass.auth import bearer
+from clientcompass.auth.principal import Principal
+from clientcompass.business.schemas import normalise_za_phone
+from clientcompass.crypto import Keyring
+from clientcompass.db import UnitOfWork
+from clientcompass.errors import Conflict, InvalidInput, NotFound
+from clientcompass.models import Channel
+from clientcompass.whatsapp.twilio import (
+    Credentials,
+    OutcomeUnknown,
+    TwilioClient,
+    TwilioRejected,
+    TwilioUnavailable,
+)
+
+WEBHOOK_KEY_PREFIX = "ccw"
+ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class WebhookUrls:
+    inbound: str
+    status: str
+
+
+def webhook_urls(base_url: str, channel: Channel) -> WebhookUrls:
+    root = f"{base_url}/webhooks/twilio/{channel.webhook_key}"
+    return WebhookUrls(inbound=f"{root}/inbound", status=f"{root}/status")
+
+
+def token_context(channel: Channel) -> str:
+    return f"channels.auth_token:{channel.tenant_id}:{channel.id}"
+
+
+def credentials(channel: Channel, keyring: Keyring) -> Credentials:
+    return Credentials(
+        channel.account_sid,
+        keyring.decrypt(channel.auth_token_sealed, context=token_context(channel)),
+    )
+
+
+def normalise_sender(value: str) -> str:
+    """`whatsapp:+27…` from `+27…`, `27…` or `whatsapp:0…`; refuses what is not a phone."""
+    number = value.strip().removeprefix("whatsapp:")
+    try:
+        e164 = normalise_za_phone(number)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="whatsapp_from") from exc
+    if not e164:
+        raise InvalidInput(
+            "Enter the WhatsApp sender number, e.g. whatsapp:+27821234567.", field="whatsapp_from"
+        )
+    return f"whatsapp:{e164}"
+
+
+async def connect_twilio(
+    uow: UnitOfWork,
+    actor: Principal,
+    keyring: Keyring,
+    twilio: TwilioClient,
+    *,
+    account_sid: str,
+    auth_token: str,
+    whatsapp_from: str,
+    messaging_service_sid: str = "",
+    name: str = "",
+    is_sandbox: bool = False,
+    sends_per_second: float = 80.0,
+) -> Channel:
+    """Check the credentials with Twilio, then store the channel with its token sealed."""
+    actor.require_manager()
+    account_sid, auth_token = account_sid.strip(), auth_token.strip()
+    if not ACCOUNT_SID.match(account_sid):
+        raise InvalidInput(
+            "An Account SID starts with AC followed by 32 letters and digits.", field="account_sid"
+        )
+    if not re.fullmatch(r"[0-9a-zA-Z]{16,64}", auth_token):
+        raise InvalidInput(
+            "Paste the Auth Token from the Twilio console (32 characters).", field="auth_token"
+        )
+    if messaging_service_sid and not SERVICE_SID.match(messaging_service_sid.strip()):
+        raise InvalidInput(
+            "A Messaging Service SID starts with MG followed by 32 letters and digits.",
+            field="messaging_service_sid",
+        )
+    sender = normalise_sender(whatsapp_from)
+    existing = await uow.session.scalar(
+        select(Channel.id)
+        .where(Channel.tenant_id == actor.tenant_id)
+        .where(Channel.whatsapp_from == sender)
+    )
+    if existing is not None:
+        raise Conflict(f"{sender} is already connected.", field="whatsapp_from")
+    try:
+        await twilio.fetch_account(Credentials(account_sid, auth_token))
+    except TwilioRejected as exc:
+        raise InvalidInput(
+            "Twilio did not accept this Account SID and Auth Token. Copy both again from the Twilio console.",
+            field="auth_token",
+        ) from exc
+    except (TwilioUnavailable, OutcomeUnknown) as exc:
+        raise InvalidInput(
+            "Twilio could not be reached to check the credentials. Try again in a minute."
+        ) from exc
+    channel = Channel(
+        tenant_id=actor.tenant_id,
+        id=uuid.uuid4(),
+        provider="twilio",
+        name=name.strip() or sender.removeprefix("whatsapp:"),
+        account_sid=account_sid,
+        whatsapp_from=sender,
+        messaging_service_sid=messaging_service_sid.strip(),
+        webhook_key=bearer.issue(WEBHOOK_KEY_PREFIX, actor.tenant_id).token,
+        is_sandbox=is_sandbox,
+        sends_per_second=sends_per_second,
+        auth_token_sealed="",
+    )
+    channel.auth_token_sealed = keyring.encrypt(auth_token, context=token_context(channel))
+    uow.session.add(channel)
+    await uow.session.flush()
+    return channel
+
+
+async def list_channels(uow: UnitOfWork, actor: Principal) -> list[Channel]:
+    rows = await uow.session.scalars(
+        select(Channel).where(Channel.tenant_id == actor.tenant_id).order_by(Channel.created_at)
+    )
+    return list(rows)
+
+
+async def get_channel(uow: UnitOfWork, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel:
+    channel = await uow.session.get(Channel, (tenant_id, channel_id))
+    if channel is None:
+        raise NotFound("That WhatsApp channel does not exist.")
+    return channel
+
+
+async def channel_for_webhook(uow: UnitOfWork, key: str) -> Channel | None:
+    """The channel a webhook URL names, scoping `uow` to its tenant; None if unknown."""
+    secret = bearer.parse(WEBHOOK_KEY_PREFIX, key)
+    if secret is None:
+        return None
+    await uow.set_tenant(secret.tenant_id)
+    channel: Channel | None = await uow.session.scalar(
+        select(Channel)
+        .where(Channel.tenant_id == secret.tenant_id)
+        .where(Channel.webhook_key == key)
+        .where(Channel.disabled_at.is_(None))
+    )
+    return channel

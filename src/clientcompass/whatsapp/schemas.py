@@ -1,0 +1,103 @@
+"""JSON shapes of the WhatsApp API; each carries the window state and message statuses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from clientcompass.models import ConversationStatus, Direction, MessageStatus
+
+
+class ChannelIn(BaseModel):
+    account_sid: str = Field(min_length=1, max_length=64)
+    auth_token: str = Field(min_length=1, max_length=128)
+    whatsapp_from: str = Field(min_length=1, max_length=40, description="whatsapp:+27…")
+    messaging_service_sid: str = Field("", max_length=64)
+    name: str = Field("", max_length=100)
+
+
+class ChannelOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    whatsapp_from: str
+    account_sid: str
+    is_sandbox: bool
+    inbound_webhook_url: str
+    status_callback_url: str
+
+
+class WindowOut(BaseModel):
+    is_open: bool
+    closes_at: datetime | None
+    seconds_left: int
+
+
+class ContactOut(BaseModel):
+    id: uuid.UUID
+    phone: str
+    name: str
+    profile_name: str
+    email: str
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    contact: ContactOut
+    status: ConversationStatus
+    last_message_at: datetime | None
+    last_message_preview: str
+    unread_count: int
+    window: WindowOut
+
+
+class MediaOut(BaseModel):
+    id: uuid.UUID | None = None
+    content_type: str = ""
+    size: int | None = None
+    filename: str = ""
+    state: str = ""
+    url: str = ""
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    direction: Direction
+    body: str
+    status: MessageStatus
+    status_times: dict[str, str]
+    error_code: int | None
+    error: str
+    content_sid: str
+    content_variables: dict[str, str]
+    media: list[MediaOut]
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class MessagesPage(BaseModel):
+    conversation: ConversationOut
+    messages: list[MessageOut]
+
+
+class TemplateSend(BaseModel):
+    content_sid: str = Field(min_length=2, max_length=40)
+    variables: dict[str, str] = Field(default_factory=dict)
+    preview: str = Field("", max_length=4096)
+
+
+class MessageIn(BaseModel):
+    """Free text (inside the 24-hour window) or an approved template (any time)."""
+
+    text: str = Field("", max_length=4096)
+    template: TemplateSend | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MessageIn:
+        if not (self.text.strip() or self.template):
+            raise ValueError("Send some text or a template.")
+        return self

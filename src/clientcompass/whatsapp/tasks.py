@@ -1,0 +1,248 @@
+"""WhatsApp jobs: send from the outbox, reconcile unknown outcomes, fetch media, sweep."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import procrastinate
+import structlog
+from sqlalchemy import select, text
+
+from clientcompass.models import Message, MessageStatus
+from clientcompass.whatsapp import channels, events, media, outbound
+from clientcompass.whatsapp.inbound import find_conversation_contact
+from clientcompass.whatsapp.ratelimit import wait_for_send_slot
+from clientcompass.whatsapp.twilio import OutcomeUnknown, TwilioRejected, TwilioUnavailable
+from clientcompass.work import LazyResources, Resources, defer
+
+log = structlog.get_logger(__name__)
+
+RECONCILE_DELAY_SECONDS = 20
+RECONCILE_CHECKS = 3
+SWEEP_QUEUED_AFTER = timedelta(seconds=60)
+SWEEP_SENDING_AFTER = timedelta(seconds=120)
+
+
+def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
+    @job_app.task(name=outbound.SEND_TASK, queue="whatsapp")
+    async def send_message(tenant_id: str, message_id: str) -> None:
+        await _send(lazy, uuid.UUID(tenant_id), uuid.UUID(message_id))
+
+    @job_app.task(name=outbound.RECONCILE_TASK, queue="whatsapp")
+    async def reconcile_message(tenant_id: str, message_id: str, check: int = 1) -> None:
+        await _reconcile(lazy, uuid.UUID(tenant_id), uuid.UUID(message_id), check)
+
+    @job_app.task(
+        name=media.FETCH_TASK,
+        queue="whatsapp",
+        retry=procrastinate.RetryStrategy(max_attempts=4, wait=2),
+    )
+    async def fetch_media(tenant_id: str, media_id: str) -> None:
+        resources = await lazy.get()
+        await media.fetch_inbound(resources, uuid.UUID(tenant_id), uuid.UUID(media_id))
+
+    @job_app.periodic(cron="* * * * *", periodic_id="whatsapp-outbox-sweep")
+    @job_app.task(
+        name="whatsapp.sweep_outbox", queue="whatsapp", queueing_lock="whatsapp-outbox-sweep"
+    )
+    async def sweep_outbox(timestamp: int) -> None:
+        await _sweep(lazy)
+
+
+async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    resources = await lazy.get()
+    async with resources.unit_of_work(tenant_id) as uow:
+        claimed = await outbound.claim_for_sending(uow, message_id)
+        if claimed is None:
+            return  # another worker has it, or it was sent already
+        message, channel, contact = claimed.message, claimed.channel, claimed.contact
+        creds = channels.credentials(channel, resources.keyring)
+        urls = channels.webhook_urls(resources.settings.base_url, channel)
+        to = f"whatsapp:{contact.phone_e164}"
+        body = message.body if not message.content_sid else ""
+        media_urls = [str(item["url"]) for item in message.media if item.get("url")]
+        content_sid, content_variables = message.content_sid, dict(message.content_variables)
+        # Our id rides along, so a callback that outruns `record_accepted` still finds the row.
+        status_callback = f"{urls.status}?m={message.id}"
+        attempts = message.send_attempts
+        per_second = channel.sends_per_second
+        conversation_id = message.conversation_id
+    # Committed as `sending`: from here a crash leaves a row the sweeper reconciles.
+    await wait_for_send_slot(resources.redis, channel.id, per_second)
+    try:
+        result = await resources.twilio.create_message(
+            creds,
+            to=to,
+            from_=channel.whatsapp_from,
+            body=body,
+            media_urls=media_urls,
+            content_sid=content_sid,
+            content_variables=content_variables,
+            status_callback=status_callback,
+            messaging_service_sid=channel.messaging_service_sid,
+        )
+    except TwilioRejected as exc:
+        async with resources.unit_of_work(tenant_id) as uow:
+            await outbound.record_rejected(uow, message_id, exc.code, exc.message)
+        await _announce(
+            resources, tenant_id, message_id, conversation_id, MessageStatus.FAILED, exc.code
+        )
+        return
+    except TwilioUnavailable as exc:
+        if attempts >= outbound.MAX_TRANSIENT_ATTEMPTS:
+            async with resources.unit_of_work(tenant_id) as uow:
+                await outbound.record_rejected(
+                    uow, message_id, exc.code, f"Gave up after {attempts} tries: {exc.message}"
+                )
+            await _announce(
+                resources, tenant_id, message_id, conversation_id, MessageStatus.FAILED, exc.code
+            )
+            return
+        delay = outbound.backoff(attempts)
+        async with resources.unit_of_work(tenant_id) as uow:
+            await outbound.requeue(uow, message_id, at=uow.now + delay, reason=exc.message)
+        await defer(
+            resources.job_app,
+            outbound.SEND_TASK,
+            _ids(tenant_id, message_id),
+            schedule_in=delay.total_seconds(),
+        )
+        return
+    except OutcomeUnknown:
+        log.warning("send outcome unknown; reconciling", message_id=str(message_id))
+        await defer(
+            resources.job_app,
+            outbound.RECONCILE_TASK,
+            _ids(tenant_id, message_id),
+            schedule_in=RECONCILE_DELAY_SECONDS,
+        )
+        return
+    async with resources.unit_of_work(tenant_id) as uow:
+        await outbound.record_accepted(
+            uow, message_id, str(result["sid"]), str(result.get("status", "queued"))
+        )
+    await _announce(resources, tenant_id, message_id, conversation_id, MessageStatus.ACCEPTED, None)
+
+
+def _ids(tenant_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, object]:
+    return {"tenant_id": str(tenant_id), "message_id": str(message_id)}
+
+
+async def _announce(
+    resources: Resources,
+    tenant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    status: MessageStatus,
+    error_code: int | None,
+) -> None:
+    try:
+        await events.publish(
+            resources.redis,
+            tenant_id,
+            "message.status",
+            message_id=str(message_id),
+            conversation_id=str(conversation_id),
+            status=status.value,
+            error_code=error_code,
+        )
+    except Exception:
+        log.exception("could not publish a status event")
+
+
+async def _reconcile(
+    lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID, check: int
+) -> None:
+    """Find out whether Twilio took a send whose answer we never got, before sending again."""
+    resources = await lazy.get()
+    async with resources.unit_of_work(tenant_id) as uow:
+        row = (
+            await uow.session.execute(
+                select(Message)
+                .where(Message.tenant_id == tenant_id)
+                .where(Message.id == message_id)
+            )
+        ).scalar_one_or_none()
+        if row is None or row.status != MessageStatus.SENDING:
+            return
+        message = row
+        _conversation, contact = await find_conversation_contact(uow, message.conversation_id)
+        channel = await channels.get_channel(uow, tenant_id, message.channel_id)
+        creds = channels.credentials(channel, resources.keyring)
+        known = set(
+            await uow.session.scalars(
+                select(Message.provider_sid)
+                .where(Message.tenant_id == tenant_id)
+                .where(Message.conversation_id == message.conversation_id)
+                .where(Message.provider_sid.is_not(None))
+            )
+        )
+    assert message.send_started_at is not None
+    try:
+        listed = await resources.twilio.list_messages(
+            creds,
+            to=f"whatsapp:{contact.phone_e164}",
+            from_=channel.whatsapp_from,
+            sent_on_or_after=(message.send_started_at - timedelta(days=1)).date(),
+        )
+    except (TwilioUnavailable, OutcomeUnknown, TwilioRejected):
+        await defer(
+            resources.job_app,
+            outbound.RECONCILE_TASK,
+            {**_ids(tenant_id, message_id), "check": check},
+            schedule_in=RECONCILE_DELAY_SECONDS,
+        )
+        return
+    found = outbound.match_in_twilio_list(message, listed, {sid for sid in known if sid})
+    if found is not None:
+        async with resources.unit_of_work(tenant_id) as uow:
+            await outbound.record_accepted(
+                uow, message_id, str(found["sid"]), str(found.get("status", "queued"))
+            )
+        log.info(
+            "reconciled an unknown send: Twilio has it",
+            message_id=str(message_id),
+            sid=found["sid"],
+        )
+        return
+    if check < RECONCILE_CHECKS:
+        await defer(
+            resources.job_app,
+            outbound.RECONCILE_TASK,
+            {**_ids(tenant_id, message_id), "check": check + 1},
+            schedule_in=RECONCILE_DELAY_SECONDS,
+        )
+        return
+    async with resources.unit_of_work(tenant_id) as uow:
+        await outbound.requeue(
+            uow, message_id, at=uow.now, reason="Twilio never received it; sending again"
+        )
+    log.info(
+        "reconciled an unknown send: Twilio does not have it, resending", message_id=str(message_id)
+    )
+    await defer(resources.job_app, outbound.SEND_TASK, _ids(tenant_id, message_id))
+
+
+async def _sweep(lazy: LazyResources) -> None:
+    """Finish what a crash left behind: queued rows whose job was lost, sends never answered."""
+    resources = await lazy.get()
+    async with resources.db.unit_of_work() as uow:
+        rows = (
+            await uow.session.execute(
+                text(
+                    "select tenant_id, message_id, status from cc_outbox_stuck(:queued_before, :sending_before, 500)"
+                ),
+                {
+                    "queued_before": uow.now - SWEEP_QUEUED_AFTER,
+                    "sending_before": uow.now - SWEEP_SENDING_AFTER,
+                },
+            )
+        ).all()
+    for tenant_id, message_id, status in rows:
+        task = (
+            outbound.SEND_TASK if status == MessageStatus.QUEUED.value else outbound.RECONCILE_TASK
+        )
+        await defer(resources.job_app, task, _ids(tenant_id, message_id))
+    if rows:
+        log.info("outbox sweep re-deferred stuck messages", count=len(rows))

@@ -1,0 +1,138 @@
+"""Twilio's webhooks: verified against the channel's auth token, stored, acknowledged fast.
+
+Slow work (media download) is deferred to jobs; the real-time event is published after
+commit. A missing or forged signature gets 403 and stores nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from twilio.request_validator import RequestValidator
+
+from clientcompass.web.auth import State
+from clientcompass.web.state import AppState
+from clientcompass.whatsapp import channels, events, inbound, media
+from clientcompass.whatsapp.twilio import Credentials
+
+router = APIRouter(include_in_schema=False)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def public_url(base_url: str, request: Request) -> str:
+    """The exact URL Twilio signed: our public base, the path, and the query string."""
+    query = request.url.query
+    return f"{base_url}{request.url.path}" + (f"?{query}" if query else "")
+
+
+def signature_is_valid(
+    credentials: Credentials, url: str, params: Mapping[str, str], signature: str
+) -> bool:
+    if not signature:
+        return False
+    return bool(RequestValidator(credentials.auth_token).validate(url, dict(params), signature))
+
+
+def forbidden() -> Response:
+    return Response(
+        "Invalid or missing X-Twilio-Signature\n", status_code=403, media_type="text/plain"
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@router.post("/webhooks/twilio/{key}/inbound")
+async def inbound_message(key: str, request: Request, state: State) -> Response:
+    started = time.perf_counter()
+    params = await _form(request)
+    signature = request.headers.get("x-twilio-signature", "")
+    async with state.unit_of_work() as uow:
+        channel = await channels.channel_for_webhook(uow, key)
+        if channel is None or "MessageSid" not in params:
+            state.metrics.webhook_rejected("inbound")
+            return forbidden()
+        creds = channels.credentials(channel, state.keyring)
+        if not signature_is_valid(
+            creds, public_url(state.settings.base_url, request), params, signature
+        ):
+            state.metrics.webhook_rejected("inbound")
+            return forbidden()
+        recorded = await inbound.record_inbound(uow, channel, params)
+        if recorded is not None:
+            tenant_id = channel.tenant_id
+            for media_id in recorded.media_ids:
+                uow.defer_job(media.FETCH_TASK, tenant_id=str(tenant_id), media_id=str(media_id))
+            uow.on_commit(_announce_inbound(state, tenant_id, recorded))
+    state.metrics.inbound_message(duplicate=recorded is None)
+    state.metrics.webhook_latency("inbound", time.perf_counter() - started)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+def _announce_inbound(
+    state: AppState, tenant_id: uuid.UUID, recorded: inbound.Recorded
+) -> Callable[[], Awaitable[None]]:
+    async def publish() -> None:
+        await events.publish(
+            state.redis,
+            tenant_id,
+            "message.created",
+            message_id=str(recorded.message_id),
+            conversation_id=str(recorded.conversation_id),
+            contact_id=str(recorded.contact_id),
+            direction="inbound",
+        )
+
+    return publish
+
+
+@router.post("/webhooks/twilio/{key}/status")
+async def status_callback(key: str, request: Request, state: State) -> Response:
+    started = time.perf_counter()
+    params = await _form(request)
+    signature = request.headers.get("x-twilio-signature", "")
+    message_hint = _uuid_or_none(request.query_params.get("m", ""))
+    async with state.unit_of_work() as uow:
+        channel = await channels.channel_for_webhook(uow, key)
+        if channel is None:
+            state.metrics.webhook_rejected("status")
+            return forbidden()
+        creds = channels.credentials(channel, state.keyring)
+        if not signature_is_valid(
+            creds, public_url(state.settings.base_url, request), params, signature
+        ):
+            state.metrics.webhook_rejected("status")
+            return forbidden()
+        change = await inbound.apply_status(uow, channel, params, message_id=message_hint)
+        if change is not None:
+            tenant_id = channel.tenant_id
+
+            async def publish() -> None:
+                await events.publish(
+                    state.redis,
+                    tenant_id,
+                    "message.status",
+                    message_id=str(change.message_id),
+                    conversation_id=str(change.conversation_id),
+                    status=change.status.value,
+                    error_code=change.error_code,
+                )
+
+            uow.on_commit(publish)
+    reported = params.get("MessageStatus", "")
+    state.metrics.outbound_status(reported, params.get("ErrorCode", ""))
+    state.metrics.webhook_latency("status", time.perf_counter() - started)
+    return Response(status_code=204)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
