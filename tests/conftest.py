@@ -30,6 +30,7 @@ from psycopg import sql
 from clientcompass.config import Environment, Settings, generate_key_spec, with_database, with_user
 from clientcompass.embedded import embedded_postgres, embedded_redis
 from clientcompass.migrate import migrate
+from clientcompass.twilio_standin import create_standin
 from clientcompass.web.app import create_app
 
 APP_ROLE = "clientcompass_app"
@@ -193,9 +194,57 @@ class LiveServer:
         )
 
 
+class StandinServer:
+    """The project's Twilio stand-in under uvicorn in a thread, plus its control surface."""
+
+    def __init__(self) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.app = create_standin(auto_progress=True, public_base_url=self.url)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_config=None, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> StandinServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the Twilio stand-in did not start")
+            time.sleep(0.02)
+        return self
+
+    def control(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        response = httpx.request(method, f"{self.url}/_control/{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+        response.raise_for_status()
+        return response
+
+
 @pytest.fixture(scope="session")
-def settings(migrated: Databases, redis_url: str, data_dir: Path, mail_sink: MailSink) -> Settings:
-    return make_settings(migrated, redis_url, data_dir, free_port(), mail_sink.port)  # type: ignore[attr-defined]
+def standin() -> Iterator[StandinServer]:
+    server = StandinServer().start()
+    yield server
+    server.server.should_exit = True
+    server.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def settings(
+    migrated: Databases, redis_url: str, data_dir: Path, mail_sink: MailSink, standin: StandinServer
+) -> Settings:
+    return make_settings(
+        migrated,
+        redis_url,
+        data_dir,
+        free_port(),
+        mail_sink.port,  # type: ignore[attr-defined]
+        twilio_api_base_url=standin.url,
+        twilio_content_base_url=standin.url,
+        twilio_timeout_seconds=2.0,
+        whatsapp_reconcile_delay_seconds=1.0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from clientcompass import jobs, work
 from clientcompass.accounts import service as accounts
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
+from clientcompass.crypto import Keyring
 from clientcompass.db import Database, UnitOfWork, create_engine
 from clientcompass.embedded import embedded_servers
 from clientcompass.errors import ConfigurationError, DomainError
@@ -31,6 +32,8 @@ from clientcompass.logs import configure_logging
 from clientcompass.migrate import migrate
 from clientcompass.models import Role
 from clientcompass.team import service as team
+from clientcompass.whatsapp import channels
+from clientcompass.whatsapp import tasks as whatsapp_tasks
 
 log = structlog.get_logger("clientcompass.cli")
 
@@ -131,6 +134,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         job_app, resources = jobs.build_job_app(settings)
         async with job_app.open_async():
             try:
+                await whatsapp_tasks.sweep_outbox_now(resources)
                 await job_app.run_worker_async(
                     concurrency=settings.worker_concurrency,
                     install_signal_handlers=not args.once,
@@ -270,6 +274,50 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_channel_add_twilio(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.ensure_secrets()
+
+    async def action(ws: Workspace) -> dict[str, Any]:
+        async with ws.unit_of_work() as uow:
+            owners = await accounts.owners_of(uow, uuid.UUID(args.tenant))
+        if not owners:
+            raise DomainError(f"No business {args.tenant}.")
+        actor = await _principal_for(ws, args.tenant, owners[0])
+        twilio = work.twilio_client(settings)
+        try:
+            async with ws.unit_of_work(actor.tenant_id) as uow:
+                channel = await channels.connect_twilio(
+                    uow,
+                    actor,
+                    Keyring(settings.encryption_keys),
+                    twilio,
+                    account_sid=args.account_sid,
+                    auth_token=args.auth_token,
+                    whatsapp_from=args.from_,
+                    messaging_service_sid=args.messaging_service_sid,
+                    sends_per_second=settings.whatsapp_sends_per_second,
+                )
+        finally:
+            await twilio.http.aclose()
+        urls = channels.webhook_urls(settings.base_url, channel)
+        return {
+            "channel_id": str(channel.id),
+            "whatsapp_from": channel.whatsapp_from,
+            "inbound_webhook_url": urls.inbound,
+            "status_callback_url": urls.status,
+        }
+
+    result = _with_database(settings, action)
+    _print(
+        args,
+        result,
+        f"Connected {result['whatsapp_from']}. In Twilio, set\n"
+        f"  incoming messages webhook: {result['inbound_webhook_url']}\n"
+        f"  status callback URL:       {result['status_callback_url']}",
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientcompass", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -315,6 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--name", default="CLI token")
     token_create.add_argument("--json", action="store_true")
     token_create.set_defaults(func=cmd_token_create)
+
+    channel = sub.add_parser("channel", help="WhatsApp channels").add_subparsers(
+        dest="channel_command", required=True
+    )
+    add_twilio = channel.add_parser("add-twilio", help="connect a Twilio WhatsApp sender")
+    add_twilio.add_argument("--tenant", required=True, help="business id")
+    add_twilio.add_argument("--account-sid", required=True)
+    add_twilio.add_argument("--auth-token", required=True)
+    add_twilio.add_argument("--from", dest="from_", required=True, help="whatsapp:+27…")
+    add_twilio.add_argument("--messaging-service-sid", default="")
+    add_twilio.add_argument("--json", action="store_true")
+    add_twilio.set_defaults(func=cmd_channel_add_twilio)
     return parser
 
 

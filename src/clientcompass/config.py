@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     )
     twilio_timeout_seconds: float = Field(15.0, alias="TWILIO_TIMEOUT_SECONDS")
     whatsapp_sends_per_second: float = Field(80.0, alias="WHATSAPP_SENDS_PER_SECOND")
+    whatsapp_reconcile_delay_seconds: float = Field(20.0, alias="WHATSAPP_RECONCILE_DELAY_SECONDS")
+    whatsapp_sweep_after_seconds: float = Field(60.0, alias="WHATSAPP_SWEEP_AFTER_SECONDS")
     media_max_bytes: int = Field(16 * 1024 * 1024, alias="MEDIA_MAX_BYTES")
     forwarded_allow_ips: str = Field("127.0.0.1", alias="FORWARDED_ALLOW_IPS")
     metrics_token: str = Field("", alias="METRICS_TOKEN")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from psycopg import errors as pg_errors
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from clientcompass.auth import bearer
@@ -123,6 +123,19 @@ async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     if user is None:
         raise NotFound("That user does not exist.")
     return user
+
+
+async def owners_of(uow: UnitOfWork, tenant_id: uuid.UUID) -> list[str]:
+    """Emails of a business's active owners (for commands that act on its behalf)."""
+    await uow.set_tenant(tenant_id)
+    rows = await uow.session.scalars(
+        select(User.email)
+        .where(User.tenant_id == tenant_id)
+        .where(User.role == Role.OWNER)
+        .where(User.is_active)
+        .order_by(User.created_at)
+    )
+    return list(rows)
 
 
 async def get_tenant(uow: UnitOfWork) -> Tenant:

@@ -33,6 +33,7 @@ from clientcompass.web.middleware import RequestMiddleware
 from clientcompass.web.render import render
 from clientcompass.web.state import AppState
 from clientcompass.whatsapp import api as whatsapp_api
+from clientcompass.whatsapp import views as whatsapp_views
 from clientcompass.whatsapp import webhooks as whatsapp_webhooks
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         team_api.router,
         whatsapp_api.router,
         whatsapp_webhooks.router,
+        whatsapp_views.router,
         ops.router,
         accounts_views.router,
         business_views.router,

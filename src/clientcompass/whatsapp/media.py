@@ -48,7 +48,8 @@ def storage_key(tenant_id: uuid.UUID, media_id: uuid.UUID) -> str:
 
 
 def is_allowed_type(content_type: str) -> bool:
-    return content_type.startswith(ALLOWED_TYPES)
+    """Documents and media WhatsApp carries; never SVG or HTML, which could run script here."""
+    return content_type.startswith(ALLOWED_TYPES) and "svg" not in content_type
 
 
 async def fetch_inbound(resources: Resources, tenant_id: uuid.UUID, media_id: uuid.UUID) -> None:

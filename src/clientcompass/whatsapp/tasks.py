@@ -18,10 +18,7 @@ from clientcompass.work import LazyResources, Resources, defer
 
 log = structlog.get_logger(__name__)
 
-RECONCILE_DELAY_SECONDS = 20
 RECONCILE_CHECKS = 3
-SWEEP_QUEUED_AFTER = timedelta(seconds=60)
-SWEEP_SENDING_AFTER = timedelta(seconds=120)
 
 
 def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
@@ -115,7 +112,7 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
             resources.job_app,
             outbound.RECONCILE_TASK,
             _ids(tenant_id, message_id),
-            schedule_in=RECONCILE_DELAY_SECONDS,
+            schedule_in=resources.settings.whatsapp_reconcile_delay_seconds,
         )
         return
     async with resources.unit_of_work(tenant_id) as uow:
@@ -191,7 +188,7 @@ async def _reconcile(
             resources.job_app,
             outbound.RECONCILE_TASK,
             {**_ids(tenant_id, message_id), "check": check},
-            schedule_in=RECONCILE_DELAY_SECONDS,
+            schedule_in=resources.settings.whatsapp_reconcile_delay_seconds,
         )
         return
     found = outbound.match_in_twilio_list(message, listed, {sid for sid in known if sid})
@@ -211,7 +208,7 @@ async def _reconcile(
             resources.job_app,
             outbound.RECONCILE_TASK,
             {**_ids(tenant_id, message_id), "check": check + 1},
-            schedule_in=RECONCILE_DELAY_SECONDS,
+            schedule_in=resources.settings.whatsapp_reconcile_delay_seconds,
         )
         return
     async with resources.unit_of_work(tenant_id) as uow:
@@ -224,9 +221,18 @@ async def _reconcile(
     await defer(resources.job_app, outbound.SEND_TASK, _ids(tenant_id, message_id))
 
 
+async def sweep_outbox_now(lazy: LazyResources) -> None:
+    """Run by a starting worker too, so a crash is repaired on restart, not a minute later."""
+    await _sweep(lazy)
+
+
 async def _sweep(lazy: LazyResources) -> None:
-    """Finish what a crash left behind: queued rows whose job was lost, sends never answered."""
+    """Finish what a crash left behind: queued rows whose job was lost, sends never answered.
+
+    `sending` rows are only reconciled (asked of Twilio), never sent again directly.
+    """
     resources = await lazy.get()
+    after = timedelta(seconds=resources.settings.whatsapp_sweep_after_seconds)
     async with resources.db.unit_of_work() as uow:
         rows = (
             await uow.session.execute(
@@ -234,8 +240,8 @@ async def _sweep(lazy: LazyResources) -> None:
                     "select tenant_id, message_id, status from cc_outbox_stuck(:queued_before, :sending_before, 500)"
                 ),
                 {
-                    "queued_before": uow.now - SWEEP_QUEUED_AFTER,
-                    "sending_before": uow.now - SWEEP_SENDING_AFTER,
+                    "queued_before": uow.now - after,
+                    "sending_before": uow.now - after,
                 },
             )
         ).all()

@@ -1,0 +1,92 @@
+"""Settings → WhatsApp (connect a sender, see its webhook URLs) and media for members."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from clientcompass.errors import DomainError, NotFound
+from clientcompass.storage import LocalStorage
+from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
+from clientcompass.web.forms import domain_error_fields, parse
+from clientcompass.web.render import form_dict, redirect, render
+from clientcompass.whatsapp import channels, media
+from clientcompass.whatsapp.api import channel_out
+from clientcompass.whatsapp.schemas import ChannelIn
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _page(
+    request: Request,
+    state: State,
+    principal: CurrentManager,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        found = await channels.list_channels(uow, principal)
+    return render(
+        request,
+        "settings/whatsapp.html",
+        {
+            "section": "whatsapp",
+            "channels": [channel_out(state.settings.base_url, channel) for channel in found],
+            "values": values or {},
+            "errors": errors or {},
+        },
+        status,
+    )
+
+
+@router.get("/settings/whatsapp")
+async def whatsapp_settings(request: Request, state: State, principal: CurrentManager) -> Response:
+    return await _page(request, state, principal)
+
+
+@router.post("/settings/whatsapp")
+async def connect(request: Request, state: State, principal: CurrentManager) -> Response:
+    values = await form_dict(request)
+    data, errors = parse(ChannelIn, values)
+    status = 422
+    if data is not None:
+        try:
+            async with state.unit_of_work(principal.tenant_id) as uow:
+                await channels.connect_twilio(
+                    uow,
+                    principal,
+                    state.keyring,
+                    state.twilio,
+                    account_sid=data.account_sid,
+                    auth_token=data.auth_token,
+                    whatsapp_from=data.whatsapp_from,
+                    messaging_service_sid=data.messaging_service_sid,
+                    sends_per_second=state.settings.whatsapp_sends_per_second,
+                )
+            return redirect("/settings/whatsapp")
+        except DomainError as exc:
+            errors, status = domain_error_fields(exc), exc.status_code
+    values.pop("auth_token", None)
+    return await _page(request, state, principal, values=values, errors=errors, status=status)
+
+
+@router.get("/media/{media_id}")
+async def media_file(media_id: uuid.UUID, state: State, principal: CurrentPrincipal) -> Response:
+    """A stored WhatsApp file, only for members of the business that received it."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        item = await media.stored_media(uow, media_id)
+    if item is None:
+        raise NotFound("That file does not exist or has not arrived yet.")
+    path = LocalStorage(state.settings.media_dir).path(item.storage_key)
+    inline = item.content_type.startswith(("image/", "audio/", "video/"))
+    return FileResponse(
+        path,
+        media_type=item.content_type,
+        filename=item.filename or None,
+        content_disposition_type="inline" if inline else "attachment",
+        headers={"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"},
+    )

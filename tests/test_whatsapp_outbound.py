@@ -1,0 +1,231 @@
+"""Outbound WhatsApp: the outbox, the 24-hour window, forward-only statuses, retries and
+reconciling a send whose answer never came."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import httpx
+import psycopg
+
+from tests.conftest import LiveServer, StandinServer
+from tests.helpers import api_headers, sign_up
+from tests.whatsapp_helpers import (
+    connect_channel,
+    conversation_with,
+    customer_says,
+    sa_mobile,
+    signed_post,
+    wait_for,
+)
+
+
+def open_conversation(
+    client: httpx.Client, standin: StandinServer
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    sign_up(client)
+    channel = connect_channel(client, standin)
+    phone = sa_mobile()
+    customer_says(standin, channel, phone, "Hello, are you open?")
+    return channel, conversation_with(client, phone), phone
+
+
+def send_text(client: httpx.Client, conversation_id: str, text: str) -> httpx.Response:
+    return client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"text": text},
+        headers=api_headers(client),
+    )
+
+
+def message(client: httpx.Client, conversation_id: str, message_id: str) -> dict[str, Any]:
+    page = client.get(f"/api/v1/conversations/{conversation_id}/messages").json()
+    return next(m for m in page["messages"] if m["id"] == message_id)
+
+
+def creates_to(standin: StandinServer, phone: str) -> list[dict[str, Any]]:
+    return standin.control("GET", "messages", params={"to": f"whatsapp:{phone}"}).json()  # type: ignore[no-any-return]
+
+
+def test_reply_is_queued_sent_by_the_worker_and_ticks_to_read(
+    client: httpx.Client, standin: StandinServer, live_server: LiveServer
+) -> None:
+    _channel, conversation, phone = open_conversation(client, standin)
+    response = send_text(client, conversation["id"], "Yes! We open at 8.")
+    assert response.status_code == 202
+    sent = response.json()
+    assert sent["status"] == "queued" and sent["direction"] == "outbound"
+    live_server.run_jobs()
+    [twilio_copy] = creates_to(standin, phone)
+    assert twilio_copy["body"] == "Yes! We open at 8."
+    final = wait_for(
+        lambda: (m := message(client, conversation["id"], sent["id"]))["status"] == "read" and m,
+        message="the read tick",
+    )
+    assert {"queued", "accepted", "sent", "delivered", "read"} <= set(final["status_times"])
+
+
+def test_closed_window_refuses_free_text_and_allows_a_template(
+    client: httpx.Client,
+    standin: StandinServer,
+    live_server: LiveServer,
+    owner_conn: psycopg.Connection,
+) -> None:
+    channel, conversation, phone = open_conversation(client, standin)
+    owner_conn.execute(
+        "update conversations set last_inbound_at = now() - interval '25 hours' where id = %s",
+        (conversation["id"],),
+    )
+    standin.control(
+        "POST",
+        "window",
+        json={
+            "sender": channel["whatsapp_from"],
+            "customer": f"whatsapp:{phone}",
+            "last_inbound_at": "2020-01-01T00:00:00Z",
+        },
+    )
+    assert conversation_with(client, phone)["window"]["is_open"] is False
+    refused = send_text(client, conversation["id"], "Are you still there?")
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "window_closed"
+    assert "24-hour window closed at" in error["message"] and "template" in error["message"]
+    page = client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()
+    assert [m["direction"] for m in page["messages"]] == ["inbound"], "nothing was stored"
+
+    content = httpx.post(
+        f"{standin.url}/v1/Content",
+        auth=(channel["account_sid"], channel["auth_token"]),
+        json={
+            "friendly_name": f"follow_up_{random.randint(1000, 9999)}",
+            "language": "en",
+            "variables": {"1": "Sipho"},
+            "types": {"twilio/text": {"body": "Hi {{1}}, just following up on your enquiry."}},
+        },
+    ).json()
+    standin.control("POST", f"content/{content['sid']}/approval", json={"status": "approved"})
+    response = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={
+            "template": {
+                "content_sid": content["sid"],
+                "variables": {"1": "Sipho"},
+                "preview": "Hi Sipho, just following up on your enquiry.",
+            }
+        },
+        headers=api_headers(client),
+    )
+    assert response.status_code == 202, response.text
+    live_server.run_jobs()
+    [twilio_copy] = creates_to(standin, phone)
+    assert twilio_copy["content_sid"] == content["sid"] and twilio_copy["content_variables"] == {
+        "1": "Sipho"
+    }
+    wait_for(
+        lambda: message(client, conversation["id"], response.json()["id"])["status"] == "read",
+        message="template read",
+    )
+
+
+def test_shuffled_and_duplicated_status_callbacks_end_in_the_right_state(
+    client: httpx.Client, standin: StandinServer, live_server: LiveServer
+) -> None:
+    channel, conversation, _phone = open_conversation(client, standin)
+    ok = send_text(client, conversation["id"], "Quote coming").json()
+    doomed = send_text(client, conversation["id"], "Will fail").json()
+    live_server.run_jobs()
+    sid_ok = wait_for(
+        lambda: message(client, conversation["id"], ok["id"])["status"] == "read" and True,
+        message="ok read",
+    )
+    assert sid_ok
+
+    def callback(sid: str, status: str, **extra: str) -> None:
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": channel["account_sid"],
+            "From": channel["whatsapp_from"],
+            "To": "whatsapp:+27820000000",
+            "ApiVersion": "2010-04-01",
+            **extra,
+        }
+        assert (
+            signed_post(channel["status_callback_url"], params, channel["auth_token"]).status_code
+            == 204
+        )
+
+    sids = {
+        m["body"]: m["sid"]
+        for m in standin.control("GET", "messages").json()
+        if m["body"] in ("Quote coming", "Will fail")
+    }
+    for status in ["delivered", "sent", "queued", "read", "sent", "delivered", "queued"]:
+        callback(sids["Quote coming"], status)
+    assert message(client, conversation["id"], ok["id"])["status"] == "read"
+    for status, extra in [
+        ("sent", {}),
+        ("failed", {"ErrorCode": "63024"}),
+        ("delivered", {}),
+        ("read", {}),
+        ("failed", {"ErrorCode": "63024"}),
+    ]:
+        callback(sids["Will fail"], status, **extra)
+    failed = message(client, conversation["id"], doomed["id"])
+    assert failed["status"] == "failed" and failed["error_code"] == 63024
+    assert "cannot receive WhatsApp" in failed["error"]
+    assert "failed" in failed["status_times"] and "sent" in failed["status_times"]
+
+
+def test_rate_limited_send_is_retried_and_sent_once(
+    client: httpx.Client, standin: StandinServer, live_server: LiveServer
+) -> None:
+    _channel, conversation, phone = open_conversation(client, standin)
+    standin.control("POST", "faults", json={"mode": "http_429", "count": 1})
+    sent = send_text(client, conversation["id"], "Retry me").json()
+    live_server.run_jobs()
+    assert creates_to(standin, phone) == []
+    assert message(client, conversation["id"], sent["id"])["status"] == "queued"
+    time.sleep(1.2)  # the back-off before the second try
+    live_server.run_jobs()
+    assert [m["body"] for m in creates_to(standin, phone)] == ["Retry me"]
+
+
+def test_unknown_outcome_is_reconciled_not_resent(
+    client: httpx.Client,
+    standin: StandinServer,
+    live_server: LiveServer,
+    owner_conn: psycopg.Connection,
+) -> None:
+    _channel, conversation, phone = open_conversation(client, standin)
+    standin.control(
+        "POST", "faults", json={"mode": "timeout_after_accept", "count": 1, "delay_seconds": 5}
+    )
+    sent = send_text(client, conversation["id"], "Did this arrive?").json()
+    live_server.run_jobs()  # times out after 2 s; Twilio has it, we do not know
+    assert [m["body"] for m in creates_to(standin, phone)] == ["Did this arrive?"]
+    time.sleep(1.2)
+    live_server.run_jobs()  # the reconcile job finds it in Twilio's list
+    row = owner_conn.execute(
+        "select status, provider_sid from messages where id = %s", (sent["id"],)
+    ).fetchone()
+    assert row is not None and row[0] != "queued" and row[1] == creates_to(standin, phone)[0]["sid"]
+    time.sleep(1.2)
+    live_server.run_jobs()
+    assert len(creates_to(standin, phone)) == 1, "sent exactly once"
+
+
+def test_another_tenants_conversation_cannot_be_read_or_written(
+    live_server: LiveServer, standin: StandinServer
+) -> None:
+    with httpx.Client(base_url=live_server.url) as a, httpx.Client(base_url=live_server.url) as b:
+        _channel, conversation, _phone = open_conversation(a, standin)
+        sign_up(b)
+        assert b.get(f"/api/v1/conversations/{conversation['id']}/messages").status_code == 404
+        assert send_text(b, conversation["id"], "hijack").status_code == 404
+        assert b.get(f"/api/v1/contacts/{conversation['contact']['id']}").status_code == 404
