@@ -13,6 +13,9 @@ from clientcompass.models.whatsapp import (
     Message,
     MessageMedia,
     MessageStatus,
+    MessageTemplate,
+    TemplateCategory,
+    TemplateStatus,
 )
 
 __all__ = [
@@ -30,6 +33,9 @@ __all__ = [
     "Message",
     "MessageMedia",
     "MessageStatus",
+    "MessageTemplate",
+    "TemplateCategory",
+    "TemplateStatus",
     "PasswordReset",
     "Role",
     "Tenant",

@@ -213,3 +213,46 @@ class MessageMedia(TenantOwned, Timestamped, Base):
         _enum(MediaState, "media_state"), default=MediaState.PENDING
     )
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class TemplateStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+
+
+class TemplateCategory(StrEnum):
+    UTILITY = "UTILITY"
+    MARKETING = "MARKETING"
+    AUTHENTICATION = "AUTHENTICATION"
+
+
+class MessageTemplate(TenantOwned, Timestamped, Base):
+    """A WhatsApp template: created in Twilio's Content API, submitted for approval, synced."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id", "name"),
+        ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"]),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    name: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    category: Mapped[TemplateCategory] = mapped_column(_enum(TemplateCategory, "template_category"))
+    kind: Mapped[str] = mapped_column(String(30))
+    body: Mapped[str] = mapped_column(Text)
+    variables: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    media_url: Mapped[str] = mapped_column(Text, default="")
+    content_sid: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[TemplateStatus] = mapped_column(
+        _enum(TemplateStatus, "template_status"), default=TemplateStatus.DRAFT
+    )
+    rejection_reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
