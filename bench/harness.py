@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import uvicorn
 from psycopg import sql
 
 from clientcompass.config import Settings, generate_key_spec, with_database
 from clientcompass.embedded import embedded_postgres, embedded_redis
 from clientcompass.migrate import migrate
+from clientcompass.twilio_standin import create_standin
 
 
 def free_port() -> int:
@@ -38,11 +41,35 @@ class Stack:
     owner_url: str
     redis_url: str
     env: dict[str, str]
+    twilio_url: str
 
 
 @contextlib.contextmanager
-def stack() -> Iterator[Stack]:
-    """A migrated scratch database, Redis, and `clientcompass web` on a free port."""
+def standin_server() -> Iterator[str]:
+    """The project's Twilio stand-in under uvicorn in a thread; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = uvicorn.Config(
+        create_standin(auto_progress=False, public_base_url=url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A migrated scratch database, Redis, the Twilio stand-in, and `clientcompass web`."""
     with contextlib.ExitStack() as exits:
         scratch = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="cc-bench-")))
         admin_url = os.environ.get("TEST_DATABASE_URL") or exits.enter_context(
@@ -57,6 +84,7 @@ def stack() -> Iterator[Stack]:
         exits.callback(_drop, admin_url, name)
         owner_url = with_database(admin_url, name)
         migrate(Settings.model_validate({"database_url": owner_url, "data_dir": scratch}))
+        twilio_url = exits.enter_context(standin_server())
         port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TEST_")},
@@ -68,12 +96,18 @@ def stack() -> Iterator[Stack]:
             "ENCRYPTION_KEYS": generate_key_spec(),
             "LOG_LEVEL": "WARNING",
             "LOGIN_MAX_FAILURES_PER_IP": "1000000",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "TWILIO_API_BASE_URL": twilio_url,
+            "TWILIO_CONTENT_BASE_URL": twilio_url,
+            **(extra_env or {}),
         }
         web = subprocess.Popen([sys.executable, "-m", "clientcompass", "web"], env=env)
         exits.callback(_stop, web)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url)
-        yield Stack(url=url, owner_url=owner_url, redis_url=redis_url, env=env)
+        wait_ready(url)
+        yield Stack(
+            url=url, owner_url=owner_url, redis_url=redis_url, env=env, twilio_url=twilio_url
+        )
 
 
 def _drop(admin_url: str, name: str) -> None:
@@ -92,14 +126,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def _wait_ready(url: str) -> None:
+def wait_ready(url: str, *, path: str = "/readyz", method: str = "GET") -> None:
+    """Wait until the server answers at all (any status but a connection error, for non-/readyz)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            status = httpx.request(method, f"{url}{path}", timeout=2).status_code
+            if status == 200 or path != "/readyz":
                 return
         time.sleep(0.1)
-    raise RuntimeError("the app did not become ready")
+    raise RuntimeError(f"{url} did not become ready")
 
 
 @dataclass

@@ -31,6 +31,7 @@ from clientcompass.errors import ConfigurationError, DomainError
 from clientcompass.logs import configure_logging
 from clientcompass.migrate import migrate
 from clientcompass.models import Role
+from clientcompass.sandbox import provision
 from clientcompass.team import service as team
 from clientcompass.whatsapp import channels
 from clientcompass.whatsapp import tasks as whatsapp_tasks
@@ -43,7 +44,8 @@ def _print(args: argparse.Namespace, payload: dict[str, Any], human: str) -> Non
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Web, worker and scheduler on one machine, on embedded servers unless URLs are set."""
+    """Web, worker and scheduler on one machine, on embedded servers unless URLs are set;
+    with the sandbox on (development), first a demo business wired to it."""
     need_pg, need_redis = not settings.database_url, not settings.redis_url
     with embedded_servers(
         settings.data_dir, need_postgres=need_pg, need_redis=need_redis
@@ -58,6 +60,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             update={"database_url": env["DATABASE_URL"], "redis_url": env["REDIS_URL"]}
         ).ensure_secrets()
         migrate(settings)
+        if settings.sandbox_enabled:
+            try:
+                demo = provision.provision_demo(settings)
+            except DomainError as exc:  # the demo is a convenience: serve without it
+                demo = None
+                print(f"clientcompass: no sandbox demo: {exc.message}", file=sys.stderr)
+            if demo is not None:
+                print(provision.banner(demo, settings.base_url), flush=True)
         return _supervise(env, ["web", "worker"])
 
 

@@ -10,10 +10,14 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clientcompass.errors import ConfigurationError
+
+# Where the built-in Twilio stand-in is mounted when the sandbox is on.
+SANDBOX_MOUNT = "/__twilio"
+TWILIO_URL_FIELDS = ("twilio_api_base_url", "twilio_content_base_url")
 
 
 class Environment(StrEnum):
@@ -73,11 +77,23 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     worker_concurrency: int = Field(4, alias="WORKER_CONCURRENCY")
     max_logo_bytes: int = Field(1024 * 1024, alias="MAX_LOGO_BYTES")
+    sandbox: bool | None = Field(None, alias="SANDBOX")
 
     @field_validator("public_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _wire_sandbox(self) -> Settings:
+        """With the sandbox on, every process (web, worker, CLI) talks to the built-in
+        stand-in, unless TWILIO_API_BASE_URL or TWILIO_CONTENT_BASE_URL was given: then
+        both are left alone, since one Twilio answers both or neither."""
+        explicit = self.model_fields_set.intersection(TWILIO_URL_FIELDS)
+        if self.sandbox_enabled and not self.is_production and not explicit:
+            for name in TWILIO_URL_FIELDS:
+                setattr(self, name, self.sandbox_twilio_url)
+        return self
 
     @property
     def is_production(self) -> bool:
@@ -94,6 +110,29 @@ class Settings(BaseSettings):
         return self.data_dir / "media"
 
     @property
+    def sandbox_enabled(self) -> bool:
+        """The WhatsApp sandbox: on in development and test unless SANDBOX=false, off in
+        production (where SANDBOX=true is refused by `ensure_secrets`)."""
+        if self.sandbox is not None:
+            return self.sandbox
+        return not self.is_production
+
+    @property
+    def sandbox_twilio_url(self) -> str:
+        """Where the mounted Twilio stand-in answers (REST, Content API and `/_control`)."""
+        return self.base_url + SANDBOX_MOUNT
+
+    @property
+    def sandbox_is_built_in(self) -> bool:
+        """Whether the app talks to the stand-in mounted in this app (not a Twilio elsewhere)."""
+        return self.sandbox_enabled and self.twilio_api_base_url == self.sandbox_twilio_url
+
+    @property
+    def sandbox_state_file(self) -> Path:
+        """The built-in stand-in's accounts and senders, kept so a restart stays wired."""
+        return self.data_dir / "twilio-standin.json"
+
+    @property
     def cookies_secure(self) -> bool:
         return urlsplit(self.base_url).scheme == "https"
 
@@ -106,7 +145,16 @@ class Settings(BaseSettings):
         return with_user(self.database_url, self.database_app_role, self.database_app_password)
 
     def ensure_secrets(self) -> Settings:
-        """Fill missing secrets from the data folder in development; refuse in production."""
+        """Fill missing secrets from the data folder in development; refuse in production.
+
+        Also the one start-up check every process runs, so it refuses the sandbox in
+        production: its stand-in answers unauthenticated control requests.
+        """
+        if self.is_production and self.sandbox:
+            raise ConfigurationError(
+                "SANDBOX=true is not allowed in production: the WhatsApp sandbox serves an "
+                "unauthenticated Twilio stand-in. Remove SANDBOX or set it to false."
+            )
         if self.secret_key and self.encryption_keys:
             return self
         if self.is_production:

@@ -13,6 +13,7 @@ from clientcompass.config import Settings
 from clientcompass.db import libpq_url
 from clientcompass.mail import send_mail
 from clientcompass.whatsapp import tasks as whatsapp_tasks
+from clientcompass.whatsapp import template_tasks
 from clientcompass.work import LazyResources
 
 EMAIL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=30)
@@ -31,4 +32,5 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
         await send_mail(settings, to=to, subject=subject, body=body)
 
     whatsapp_tasks.register(job_app, resources)
+    template_tasks.register(job_app, resources)
     return job_app, resources

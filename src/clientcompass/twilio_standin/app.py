@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -29,6 +30,7 @@ def create_standin(
     auto_progress: bool = True,
     progress_delays: tuple[float, float, float] = (0.05, 0.1, 0.2),
     public_base_url: str = "",
+    state_file: Path | None = None,
 ) -> FastAPI:
     """A local Twilio (Messages, Media, Content API) plus its ``/_control`` surface.
 
@@ -36,7 +38,8 @@ def create_standin(
     approvals on their own, waiting ``progress_delays`` seconds between steps; without
     it, tests drive them through the control surface. ``public_base_url`` is where the
     stand-in is reachable (for ``MediaUrl{N}``, CDN redirects and Content API ``url``
-    values); empty means "derive it from each request".
+    values); empty means "derive it from each request". ``state_file`` keeps the
+    accounts and senders across restarts (the development sandbox); None keeps nothing.
 
     State lives on ``app.state.standin``. When mounted, the host app must await
     ``app.state.standin.aclose()`` on shutdown, because Starlette does not run a mounted
@@ -46,6 +49,7 @@ def create_standin(
         auto_progress=auto_progress,
         progress_delays=progress_delays,
         public_base_url=public_base_url,
+        state_file=state_file,
     )
 
     @asynccontextmanager

@@ -141,6 +141,7 @@ def build_router(state: StandinState) -> APIRouter:
             raise HTTPException(422, "account_sid must be AC followed by 32 hex digits")
         token = payload.auth_token or secrets.token_hex(16)
         state.accounts[sid] = Account(sid, token, payload.friendly_name or f"Stand-in {sid[-6:]}")
+        state.persist()
         return {"account_sid": sid, "auth_token": token}
 
     @router.post("/senders")
@@ -160,6 +161,7 @@ def build_router(state: StandinState) -> APIRouter:
         if previous is not None:
             sender.channel_install_sid = previous.channel_install_sid
         state.senders[sender.address] = sender
+        state.persist()
         return sender_json(sender)
 
     @router.get("/senders")

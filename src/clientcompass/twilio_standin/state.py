@@ -6,16 +6,23 @@ single event loop; plain mutations between ``await`` points are atomic there, an
 ``lock`` guards the few sequences that must not interleave (fault counters with message
 creation). Background work (delivery progress, callbacks, approval playback) runs as
 tasks owned by this object so shutdown and ``reset()`` can cancel them.
+
+With a ``state_file`` the accounts and senders (what Twilio's console would hold) are
+kept in a JSON file, so the development sandbox stays wired across restarts; messages,
+media and templates are not (they are the traffic of one run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
 from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -156,19 +163,26 @@ class StandinState:
         auto_progress: bool = True,
         progress_delays: tuple[float, float, float] = (0.05, 0.1, 0.2),
         public_base_url: str = "",
+        state_file: Path | None = None,
     ) -> None:
         self.auto_progress = auto_progress
         self.progress_delays = progress_delays
         self.public_base_url = public_base_url.rstrip("/")
+        self.state_file = state_file
         self.lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
         self._seq = 0
-        self.reset()
+        self._forget()
+        self._load()
 
     def reset(self) -> None:
         """Forget every account, message and template, and stop pending deliveries."""
+        self._forget()
+        self.persist()
+
+    def _forget(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         self._tasks.clear()
@@ -183,6 +197,76 @@ class StandinState:
         self.creates = 0
         self.sends_by_to = Counter()
         self.media_not_found_first = 0
+
+    # -- persistence of the console's configuration ------------------------------------
+
+    def persist(self) -> None:
+        """Write the accounts and senders to ``state_file`` (atomically; 0600, it holds
+        auth tokens). Called after every change to them; a no-op without a file."""
+        if self.state_file is None:
+            return
+        data = {
+            "accounts": [
+                {
+                    "sid": a.sid,
+                    "auth_token": a.auth_token,
+                    "friendly_name": a.friendly_name,
+                    "date_created": a.date_created.isoformat(),
+                }
+                for a in self.accounts.values()
+            ],
+            "senders": [
+                {
+                    "address": s.address,
+                    "account_sid": s.account_sid,
+                    "inbound_url": s.inbound_url,
+                    "status_url": s.status_url,
+                    "messaging_service_sid": s.messaging_service_sid,
+                    "channel_install_sid": s.channel_install_sid,
+                }
+                for s in self.senders.values()
+            ],
+        }
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_name(self.state_file.name + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(temporary, self.state_file)
+
+    def _load(self) -> None:
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+            accounts = [
+                Account(
+                    a["sid"],
+                    a["auth_token"],
+                    a["friendly_name"],
+                    datetime.fromisoformat(a["date_created"]),
+                )
+                for a in data.get("accounts", [])
+            ]
+            senders = [
+                Sender(
+                    address=s["address"],
+                    account_sid=s["account_sid"],
+                    inbound_url=s["inbound_url"],
+                    status_url=s.get("status_url"),
+                    messaging_service_sid=s.get("messaging_service_sid"),
+                    channel_install_sid=s["channel_install_sid"],
+                )
+                for s in data.get("senders", [])
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # A damaged file must not stop the app: start empty and say so.
+            log.warning(
+                "twilio_standin.state_unreadable", path=str(self.state_file), error=repr(exc)
+            )
+            return
+        self.accounts = {a.sid: a for a in accounts}
+        self.senders = {s.address: s for s in senders}
 
     def next_seq(self) -> int:
         """A creation counter: orders messages created within the same clock tick."""

@@ -19,13 +19,16 @@ from clientcompass.auth.sessions import SessionStore
 from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.business import api as business_api
 from clientcompass.business import views as business_views
-from clientcompass.config import Settings
+from clientcompass.config import SANDBOX_MOUNT, Settings
 from clientcompass.crypto import Keyring
-from clientcompass.db import Database, create_engine
+from clientcompass.db import Database, FastPath, create_engine
+from clientcompass.inbox import views as inbox_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
 from clientcompass.redis import create_redis
+from clientcompass.sandbox import views as sandbox_views
 from clientcompass.team import api as team_api
 from clientcompass.team import views as team_views
+from clientcompass.twilio_standin import create_standin
 from clientcompass.web import ops, pages
 from clientcompass.web.auth import csrf_token_for
 from clientcompass.web.errors import install_error_handlers
@@ -33,6 +36,7 @@ from clientcompass.web.middleware import RequestMiddleware
 from clientcompass.web.render import render
 from clientcompass.web.state import AppState
 from clientcompass.whatsapp import api as whatsapp_api
+from clientcompass.whatsapp import templates_api, templates_views
 from clientcompass.whatsapp import views as whatsapp_views
 from clientcompass.whatsapp import webhooks as whatsapp_webhooks
 
@@ -55,9 +59,11 @@ def node_modules_dir() -> Path:
     return Path.cwd() / "node_modules"
 
 
-def build_templates() -> Jinja2Templates:
+def build_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["csrf_token"] = csrf_token_for
+    templates.env.globals["sandbox_enabled"] = settings.sandbox_enabled
+    templates.env.globals["sandbox_built_in"] = settings.sandbox_is_built_in
     return templates
 
 
@@ -66,6 +72,17 @@ def create_app(settings: Settings) -> FastAPI:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     whatsapp_metrics = WhatsAppMetrics(registry)
+    # In development the Twilio stand-in lives inside the app, at SANDBOX_MOUNT. Its deliveries
+    # are paced so a person watching the sandbox phone sees each tick arrive.
+    standin = (
+        create_standin(
+            progress_delays=(1.0, 1.5, 2.5),
+            public_base_url=settings.sandbox_twilio_url,
+            state_file=settings.sandbox_state_file,
+        )
+        if settings.sandbox_enabled
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
         redis = create_redis(settings.redis_url)
         job_app, _ = jobs.build_job_app(settings)
         twilio = work.twilio_client(settings)
+        fast = FastPath(settings.app_database_url(), max_size=settings.database_pool_size)
+        await fast.open()
         async with job_app.open_async():
             app.state.cc = AppState(
                 settings=settings,
@@ -86,14 +105,19 @@ def create_app(settings: Settings) -> FastAPI:
                 sessions=SessionStore(redis, settings),
                 throttle=LoginThrottle(redis, settings),
                 job_app=job_app,
-                templates=build_templates(),
+                templates=build_templates(settings),
                 registry=registry,
                 metrics=whatsapp_metrics,
                 twilio=twilio,
+                fast=fast,
             )
             try:
                 yield
             finally:
+                if standin is not None:
+                    # Starlette does not run a mounted app's lifespan: stop its deliveries here.
+                    await standin.state.standin.aclose()
+                await fast.close()
                 await twilio.http.aclose()
                 await redis.aclose()
                 await db.dispose()
@@ -115,8 +139,12 @@ def create_app(settings: Settings) -> FastAPI:
         business_api.router,
         team_api.router,
         whatsapp_api.router,
+        templates_api.router,
         whatsapp_webhooks.router,
         whatsapp_views.router,
+        templates_views.router,
+        inbox_views.router,
+        *([sandbox_views.router] if settings.sandbox_enabled else []),
         ops.router,
         accounts_views.router,
         business_views.router,
@@ -129,6 +157,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def api_docs(request: Request) -> Response:
         return render(request, "api_docs.html")
 
+    if standin is not None:
+        app.mount(SANDBOX_MOUNT, standin, name="twilio-standin")
     modules = node_modules_dir()
     for mount, package_dir in VENDOR_ASSETS.items():
         app.mount(

@@ -19,7 +19,7 @@ from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.auth.sessions import Session
 from clientcompass.errors import DomainError, Forbidden, NotAuthenticated
 from clientcompass.team import service as team
-from clientcompass.web.state import AppState, app_state
+from clientcompass.web.state import AppState, app_state_dependency
 
 SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
@@ -128,7 +128,7 @@ async def resolve_principal(request: Request, state: AppState) -> Principal | No
 
 
 async def optional_principal(
-    request: Request, state: Annotated[AppState, Depends(app_state)]
+    request: Request, state: Annotated[AppState, Depends(app_state_dependency)]
 ) -> Principal | None:
     principal = await resolve_principal(request, state)
     if principal is None:
@@ -178,4 +178,4 @@ def clear_session_cookie(response: Response, state: AppState) -> None:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentManager = Annotated[Principal, Depends(current_manager)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
-State = Annotated[AppState, Depends(app_state)]
+State = Annotated[AppState, Depends(app_state_dependency)]

@@ -1,4 +1,4 @@
-"""The app shell's sections. Later issues fill Inbox, Contacts, Quotes, Invoices, Templates."""
+"""The app shell's sections. Later issues fill Contacts, Quotes, Invoices and Templates."""
 
 from __future__ import annotations
 
@@ -11,17 +11,9 @@ from clientcompass.web.render import redirect, render
 router = APIRouter(include_in_schema=False)
 
 SECTIONS = {
-    "inbox": (
-        "Inbox",
-        "Your team's WhatsApp conversations will appear here once a WhatsApp number is connected.",
-    ),
     "contacts": ("Contacts", "Customers who message you, or whom you add, will be listed here."),
     "quotes": ("Quotes", "Quotes you create and send on WhatsApp will be listed here."),
     "invoices": ("Invoices", "Invoices and their payments will be listed here."),
-    "templates": (
-        "Templates",
-        "WhatsApp message templates for use outside the 24-hour window will live here.",
-    ),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import procrastinate
@@ -19,8 +19,9 @@ from clientcompass.auth.sessions import SessionStore
 from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
-from clientcompass.db import Database, UnitOfWork
+from clientcompass.db import Database, FastPath, UnitOfWork
 from clientcompass.metrics import WhatsAppMetrics
+from clientcompass.whatsapp.channels import ChannelCache
 from clientcompass.whatsapp.twilio import TwilioClient
 
 
@@ -37,6 +38,8 @@ class AppState:
     registry: CollectorRegistry
     metrics: WhatsAppMetrics
     twilio: TwilioClient
+    fast: FastPath
+    channel_cache: ChannelCache = field(default_factory=ChannelCache)
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
@@ -46,3 +49,8 @@ class AppState:
 
 def app_state(request: Request) -> AppState:
     return cast(AppState, request.app.state.cc)
+
+
+async def app_state_dependency(request: Request) -> AppState:
+    """The same, as an async dependency: FastAPI runs sync dependencies on a thread pool."""
+    return app_state(request)

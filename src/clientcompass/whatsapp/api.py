@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from clientcompass.models import Channel
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
-from clientcompass.whatsapp import channels, outbound, queries
+from clientcompass.whatsapp import channels, outbound, queries, templates
 from clientcompass.whatsapp.schemas import (
     ChannelIn,
     ChannelOut,
@@ -101,6 +101,11 @@ async def send_message(
     else:
         outgoing = outbound.Outgoing(body=data.text)
     async with state.unit_of_work(principal.tenant_id) as uow:
+        if data.template is not None and data.template.id is not None:
+            # By id: the template must be approved and fully filled; the preview is rendered here.
+            outgoing = await templates.outgoing_for(
+                uow, data.template.id, data.template.variables, conversation_id=conversation_id
+            )
         message = await outbound.enqueue(uow, principal, conversation_id, outgoing)
         result = queries.message_out(message, [])
     return result

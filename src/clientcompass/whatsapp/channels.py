@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 from sqlalchemy import select
 
 from clientcompass.auth import bearer
 from clientcompass.auth.principal import Principal
 from clientcompass.business.schemas import normalise_za_phone
 from clientcompass.crypto import Keyring
-from clientcompass.db import UnitOfWork
+from clientcompass.db import UnitOfWork, set_tenant
 from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.models import Channel
 from clientcompass.whatsapp.twilio import (
@@ -40,7 +43,12 @@ def webhook_urls(base_url: str, channel: Channel) -> WebhookUrls:
 
 
 def token_context(channel: Channel) -> str:
-    return f"channels.auth_token:{channel.tenant_id}:{channel.id}"
+    return _token_context(channel.tenant_id, channel.id)
+
+
+def _token_context(tenant_id: uuid.UUID, channel_id: uuid.UUID) -> str:
+    """Binds a sealed token to its channel, so a copy pasted into another row won't open."""
+    return f"channels.auth_token:{tenant_id}:{channel_id}"
 
 
 def credentials(channel: Channel, keyring: Keyring) -> Credentials:
@@ -146,16 +154,64 @@ async def get_channel(uow: UnitOfWork, tenant_id: uuid.UUID, channel_id: uuid.UU
     return channel
 
 
-async def channel_for_webhook(uow: UnitOfWork, key: str) -> Channel | None:
-    """The channel a webhook URL names, scoping `uow` to its tenant; None if unknown."""
+@dataclass(frozen=True)
+class ChannelRef:
+    """What a webhook needs of its channel, with the auth token already opened."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    whatsapp_from: str
+    credentials: Credentials
+
+
+class ChannelCache:
+    """Webhook key → channel, for a short while: every webhook would otherwise pay a query and
+    a decryption. A disabled channel keeps answering for at most `ttl` seconds."""
+
+    def __init__(self, ttl: float = 30.0, max_size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._entries: dict[str, tuple[float, ChannelRef]] = {}
+
+    def get(self, key: str) -> ChannelRef | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, ref: ChannelRef) -> None:
+        if len(self._entries) >= self.max_size:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, ref)
+
+
+CHANNEL_BY_KEY = """
+    SELECT id, whatsapp_from, account_sid, auth_token_sealed FROM channels
+    WHERE tenant_id = %s AND webhook_key = %s AND disabled_at IS NULL
+"""
+
+
+async def channel_for_webhook(
+    conn: AsyncConnection[TupleRow], key: str, keyring: Keyring, cache: ChannelCache
+) -> ChannelRef | None:
+    """The channel a webhook URL names, scoping `conn`'s transaction to its tenant first.
+
+    None for a key that names no live channel: the caller answers 403 and stores nothing.
+    """
     secret = bearer.parse(WEBHOOK_KEY_PREFIX, key)
     if secret is None:
         return None
-    await uow.set_tenant(secret.tenant_id)
-    channel: Channel | None = await uow.session.scalar(
-        select(Channel)
-        .where(Channel.tenant_id == secret.tenant_id)
-        .where(Channel.webhook_key == key)
-        .where(Channel.disabled_at.is_(None))
+    await set_tenant(conn, secret.tenant_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    row = await (await conn.execute(CHANNEL_BY_KEY, (secret.tenant_id, key))).fetchone()
+    if row is None:
+        return None
+    channel_id, whatsapp_from, account_sid, sealed = row
+    auth_token = keyring.decrypt(sealed, context=_token_context(secret.tenant_id, channel_id))
+    ref = ChannelRef(
+        secret.tenant_id, channel_id, whatsapp_from, Credentials(account_sid, auth_token)
     )
-    return channel
+    cache.put(key, ref)
+    return ref

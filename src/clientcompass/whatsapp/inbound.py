@@ -12,24 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import NotFound
 from clientcompass.models import (
-    Channel,
     Contact,
     Conversation,
-    ConversationStatus,
     Direction,
     Message,
-    MessageMedia,
     MessageStatus,
 )
 from clientcompass.models.whatsapp import STATUS_RANK
-
-REOPENING = (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
+from clientcompass.whatsapp.channels import ChannelRef
 
 
 @dataclass(frozen=True)
@@ -113,125 +111,123 @@ def preview(body: str, media: list[dict[str, str]], details: Mapping[str, Any]) 
     return ""
 
 
+# Two statements, written once: the webhook is the hottest path in the product, so it runs
+# on the plain psycopg fast path (db.FastPath) with these as prepared statements.
+# 1) the contact and its conversation (upserted together; the conversation's no-op update
+#    makes RETURNING give the existing row's id);
+UPSERT_CONTACT_AND_CONVERSATION = """
+    WITH contact AS (
+        INSERT INTO contacts (tenant_id, id, phone_e164, wa_id, profile_name, name, email, created_at, updated_at)
+        VALUES (%(tenant_id)s, %(contact_id)s, %(phone)s, %(wa_id)s, %(profile_name)s, '', '', %(now)s, %(now)s)
+        ON CONFLICT (tenant_id, phone_e164) DO UPDATE SET
+            profile_name = COALESCE(NULLIF(EXCLUDED.profile_name, ''), contacts.profile_name),
+            wa_id = COALESCE(NULLIF(EXCLUDED.wa_id, ''), contacts.wa_id)
+        RETURNING id
+    )
+    INSERT INTO conversations
+        (tenant_id, id, channel_id, contact_id, status, last_message_preview, unread_count, created_at)
+    SELECT %(tenant_id)s, %(conversation_id)s, %(channel_id)s, contact.id, 'open', '', 0, %(now)s FROM contact
+    ON CONFLICT (tenant_id, channel_id, contact_id) DO UPDATE SET channel_id = EXCLUDED.channel_id
+    RETURNING id, contact_id
+"""
+# 2) the message, once per MessageSid, and only a new message moves the conversation on.
+INSERT_MESSAGE_AND_BUMP = """
+    WITH message AS (
+        INSERT INTO messages (
+            tenant_id, id, conversation_id, channel_id, direction, provider_sid, body, media,
+            content_sid, content_variables, details, status, status_times, error_message,
+            send_attempts, created_at
+        ) VALUES (
+            %(tenant_id)s, %(message_id)s, %(conversation_id)s, %(channel_id)s, 'inbound', %(sid)s,
+            %(body)s, %(media)s, '', '{}'::jsonb, %(details)s, 'received', %(status_times)s, '', 0, %(now)s
+        )
+        ON CONFLICT (tenant_id, provider_sid) WHERE provider_sid IS NOT NULL DO NOTHING
+        RETURNING id, conversation_id
+    ), bump AS (
+        UPDATE conversations c SET
+            last_inbound_at = GREATEST(c.last_inbound_at, %(now)s),
+            last_message_at = GREATEST(c.last_message_at, %(now)s),
+            last_message_preview = %(preview)s,
+            unread_count = c.unread_count + 1,
+            status = CASE WHEN c.status IN ('resolved', 'snoozed') THEN 'open'::conversation_status
+                          ELSE c.status END
+        FROM message
+        WHERE c.tenant_id = %(tenant_id)s AND c.id = message.conversation_id
+        RETURNING c.id
+    )
+    SELECT id FROM message
+"""
+INSERT_MEDIA = """
+    INSERT INTO message_media
+        (tenant_id, id, message_id, position, content_type, filename, source_url, storage_key, state, error, created_at)
+    VALUES (%(tenant_id)s, %(id)s, %(message_id)s, %(position)s, %(content_type)s, '', %(url)s, '', 'pending', '', %(now)s)
+"""
+
+
 async def record_inbound(
-    uow: UnitOfWork, channel: Channel, params: Mapping[str, str]
+    conn: AsyncConnection[TupleRow], channel: ChannelRef, params: Mapping[str, str], now: datetime
 ) -> Recorded | None:
-    """Store one inbound WhatsApp message; None when this MessageSid was already stored."""
-    now = uow.now
+    """Store one inbound WhatsApp message; None when this MessageSid was already stored.
+
+    `conn` is in a transaction already scoped to the channel's tenant.
+    """
     tenant_id = channel.tenant_id
-    phone = customer_phone(params)
-    profile_name = params.get("ProfileName", "").strip()[:200]
-    contact = insert(Contact).values(
-        tenant_id=tenant_id,
-        id=uuid.uuid4(),
-        phone_e164=phone,
-        wa_id=params.get("WaId", ""),
-        profile_name=profile_name,
-        name="",
-        email="",
-        created_at=now,
-        updated_at=now,
+    cursor = await conn.execute(
+        UPSERT_CONTACT_AND_CONVERSATION,
+        {
+            "tenant_id": tenant_id,
+            "contact_id": uuid.uuid4(),
+            "conversation_id": uuid.uuid4(),
+            "channel_id": channel.id,
+            "phone": customer_phone(params),
+            "wa_id": params.get("WaId", ""),
+            "profile_name": params.get("ProfileName", "").strip()[:200],
+            "now": now,
+        },
+        prepare=True,
     )
-    contact_id: uuid.UUID = (
-        await uow.session.execute(
-            contact.on_conflict_do_update(
-                index_elements=[Contact.tenant_id, Contact.phone_e164],
-                set_={
-                    "profile_name": func.coalesce(
-                        func.nullif(contact.excluded.profile_name, ""), Contact.profile_name
-                    ),
-                    "wa_id": func.coalesce(func.nullif(contact.excluded.wa_id, ""), Contact.wa_id),
-                },
-            ).returning(Contact.id)
-        )
-    ).scalar_one()
-    conversation = insert(Conversation).values(
-        tenant_id=tenant_id,
-        id=uuid.uuid4(),
-        channel_id=channel.id,
-        contact_id=contact_id,
-        status=ConversationStatus.OPEN,
-        last_message_preview="",
-        unread_count=0,
-        created_at=now,
-    )
-    conversation_id: uuid.UUID = (
-        await uow.session.execute(
-            conversation.on_conflict_do_update(
-                index_elements=[
-                    Conversation.tenant_id,
-                    Conversation.channel_id,
-                    Conversation.contact_id,
-                ],
-                set_={"channel_id": conversation.excluded.channel_id},
-            ).returning(Conversation.id)
-        )
-    ).scalar_one()
+    row = await cursor.fetchone()
+    assert row is not None
+    conversation_id, contact_id = row
     body = params.get("Body", "")
     media = _media(params)
     details = _details(params)
     message_id = uuid.uuid4()
-    inserted = (
-        await uow.session.execute(
-            insert(Message)
-            .values(
-                tenant_id=tenant_id,
-                id=message_id,
-                conversation_id=conversation_id,
-                channel_id=channel.id,
-                direction=Direction.INBOUND,
-                provider_sid=params["MessageSid"],
-                body=body,
-                media=media,
-                content_sid="",
-                content_variables={},
-                details=details,
-                status=MessageStatus.RECEIVED,
-                status_times={MessageStatus.RECEIVED.value: now.isoformat()},
-                error_message="",
-                send_attempts=0,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[Message.tenant_id, Message.provider_sid],
-                index_where=Message.provider_sid.is_not(None),
-            )
-            .returning(Message.id)
-        )
-    ).scalar_one_or_none()
-    if inserted is None:
-        return None
-    await uow.session.execute(
-        update(Conversation)
-        .where(Conversation.tenant_id == tenant_id)
-        .where(Conversation.id == conversation_id)
-        .values(
-            last_inbound_at=func.greatest(Conversation.last_inbound_at, now),
-            last_message_at=func.greatest(Conversation.last_message_at, now),
-            last_message_preview=preview(body, media, details),
-            unread_count=Conversation.unread_count + 1,
-            status=case(
-                (Conversation.status.in_(REOPENING), ConversationStatus.OPEN),
-                else_=Conversation.status,
-            ),
-        )
+    cursor = await conn.execute(
+        INSERT_MESSAGE_AND_BUMP,
+        {
+            "tenant_id": tenant_id,
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "channel_id": channel.id,
+            "sid": params["MessageSid"],
+            "body": body,
+            "media": Jsonb(media),
+            "details": Jsonb(details),
+            "status_times": Jsonb({MessageStatus.RECEIVED.value: now.isoformat()}),
+            "preview": preview(body, media, details),
+            "now": now,
+        },
+        prepare=True,
     )
+    if await cursor.fetchone() is None:
+        return None
     media_ids = []
     for position, item in enumerate(media):
         media_id = uuid.uuid4()
-        uow.session.add(
-            MessageMedia(
-                tenant_id=tenant_id,
-                id=media_id,
-                message_id=message_id,
-                position=position,
-                content_type=item["content_type"],
-                source_url=item["url"],
-            )
+        await conn.execute(
+            INSERT_MEDIA,
+            {
+                "tenant_id": tenant_id,
+                "id": media_id,
+                "message_id": message_id,
+                "position": position,
+                "content_type": item["content_type"],
+                "url": item["url"],
+                "now": now,
+            },
         )
         media_ids.append(media_id)
-    if media_ids:
-        await uow.session.flush()
     return Recorded(message_id, conversation_id, contact_id, media_ids)
 
 
@@ -241,7 +237,7 @@ def _rank_of(column: Any) -> Any:
 
 async def apply_status(
     uow: UnitOfWork,
-    channel: Channel,
+    channel: ChannelRef,
     params: Mapping[str, str],
     *,
     message_id: uuid.UUID | None,

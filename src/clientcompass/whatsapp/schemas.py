@@ -85,9 +85,18 @@ class MessagesPage(BaseModel):
 
 
 class TemplateSend(BaseModel):
-    content_sid: str = Field(min_length=2, max_length=40)
+    """An approved template by its id (checked and rendered here), or a raw ContentSid."""
+
+    id: uuid.UUID | None = Field(None, description="a template from /api/v1/templates")
+    content_sid: str = Field("", max_length=40)
     variables: dict[str, str] = Field(default_factory=dict)
     preview: str = Field("", max_length=4096)
+
+    @model_validator(mode="after")
+    def _which(self) -> TemplateSend:
+        if self.id is None and len(self.content_sid) < 2:
+            raise ValueError("Choose a template (id) or give its content_sid.")
+        return self
 
 
 class MessageIn(BaseModel):

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 
+from clientcompass.models.base import utcnow
 from clientcompass.web.auth import State
 from clientcompass.web.state import AppState
 from clientcompass.whatsapp import channels, events, inbound, media
 from clientcompass.whatsapp.twilio import Credentials
+from clientcompass.work import defer
 
+log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -53,32 +57,36 @@ async def inbound_message(key: str, request: Request, state: State) -> Response:
     started = time.perf_counter()
     params = await _form(request)
     signature = request.headers.get("x-twilio-signature", "")
-    async with state.unit_of_work() as uow:
-        channel = await channels.channel_for_webhook(uow, key)
+    async with state.fast.transaction() as conn:
+        channel = await channels.channel_for_webhook(conn, key, state.keyring, state.channel_cache)
         if channel is None or "MessageSid" not in params:
             state.metrics.webhook_rejected("inbound")
             return forbidden()
-        creds = channels.credentials(channel, state.keyring)
-        if not signature_is_valid(
-            creds, public_url(state.settings.base_url, request), params, signature
-        ):
+        url = public_url(state.settings.base_url, request)
+        if not signature_is_valid(channel.credentials, url, params, signature):
             state.metrics.webhook_rejected("inbound")
             return forbidden()
-        recorded = await inbound.record_inbound(uow, channel, params)
-        if recorded is not None:
-            tenant_id = channel.tenant_id
-            for media_id in recorded.media_ids:
-                uow.defer_job(media.FETCH_TASK, tenant_id=str(tenant_id), media_id=str(media_id))
-            uow.on_commit(_announce_inbound(state, tenant_id, recorded))
+        recorded = await inbound.record_inbound(conn, channel, params, utcnow())
+    # Committed: now the slow work goes to jobs and the live event goes out.
+    if recorded is not None:
+        tenant_id = channel.tenant_id
+        for media_id in recorded.media_ids:
+            await defer(
+                state.job_app,
+                media.FETCH_TASK,
+                {"tenant_id": str(tenant_id), "media_id": str(media_id)},
+            )
+        await _announce_inbound(state, tenant_id, recorded)
     state.metrics.inbound_message(duplicate=recorded is None)
     state.metrics.webhook_latency("inbound", time.perf_counter() - started)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-def _announce_inbound(
+async def _announce_inbound(
     state: AppState, tenant_id: uuid.UUID, recorded: inbound.Recorded
-) -> Callable[[], Awaitable[None]]:
-    async def publish() -> None:
+) -> None:
+    """Publish the new message; a Redis hiccup must not fail a webhook that is stored."""
+    try:
         await events.publish(
             state.redis,
             tenant_id,
@@ -88,8 +96,8 @@ def _announce_inbound(
             contact_id=str(recorded.contact_id),
             direction="inbound",
         )
-
-    return publish
+    except Exception:
+        log.exception("could not publish an inbound message event")
 
 
 @router.post("/webhooks/twilio/{key}/status")
@@ -98,17 +106,16 @@ async def status_callback(key: str, request: Request, state: State) -> Response:
     params = await _form(request)
     signature = request.headers.get("x-twilio-signature", "")
     message_hint = _uuid_or_none(request.query_params.get("m", ""))
-    async with state.unit_of_work() as uow:
-        channel = await channels.channel_for_webhook(uow, key)
-        if channel is None:
-            state.metrics.webhook_rejected("status")
-            return forbidden()
-        creds = channels.credentials(channel, state.keyring)
-        if not signature_is_valid(
-            creds, public_url(state.settings.base_url, request), params, signature
-        ):
-            state.metrics.webhook_rejected("status")
-            return forbidden()
+    async with state.fast.transaction() as conn:
+        channel = await channels.channel_for_webhook(conn, key, state.keyring, state.channel_cache)
+    if channel is None:
+        state.metrics.webhook_rejected("status")
+        return forbidden()
+    url = public_url(state.settings.base_url, request)
+    if not signature_is_valid(channel.credentials, url, params, signature):
+        state.metrics.webhook_rejected("status")
+        return forbidden()
+    async with state.unit_of_work(channel.tenant_id) as uow:
         change = await inbound.apply_status(uow, channel, params, message_id=message_hint)
         if change is not None:
             tenant_id = channel.tenant_id
