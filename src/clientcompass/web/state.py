@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import procrastinate
 from fastapi import Request
@@ -39,7 +40,14 @@ class AppState:
     metrics: WhatsAppMetrics
     twilio: TwilioClient
     fast: FastPath
+    background: set[asyncio.Task[None]] = field(default_factory=set)
     channel_cache: ChannelCache = field(default_factory=ChannelCache)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run after the response (e.g. a live event); kept referenced until it finishes."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:

@@ -194,17 +194,17 @@ CHANNEL_BY_KEY = """
 async def channel_for_webhook(
     conn: AsyncConnection[TupleRow], key: str, keyring: Keyring, cache: ChannelCache
 ) -> ChannelRef | None:
-    """The channel a webhook URL names, scoping `conn`'s transaction to its tenant first.
+    """The channel a webhook URL names; on a cache miss it reads it within the key's tenant.
 
     None for a key that names no live channel: the caller answers 403 and stores nothing.
     """
     secret = bearer.parse(WEBHOOK_KEY_PREFIX, key)
     if secret is None:
         return None
-    await set_tenant(conn, secret.tenant_id)
     cached = cache.get(key)
     if cached is not None:
-        return cached
+        return cached  # the caller's first write sets the tenant (see inbound.record_inbound)
+    await set_tenant(conn, secret.tenant_id)
     row = await (await conn.execute(CHANNEL_BY_KEY, (secret.tenant_id, key))).fetchone()
     if row is None:
         return None

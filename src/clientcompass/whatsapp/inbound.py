@@ -17,7 +17,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from sqlalchemy import case, func, select, update
 
-from clientcompass.db import UnitOfWork
+from clientcompass.db import UnitOfWork, set_tenant
 from clientcompass.errors import NotFound
 from clientcompass.models import (
     Contact,
@@ -169,9 +169,10 @@ async def record_inbound(
 ) -> Recorded | None:
     """Store one inbound WhatsApp message; None when this MessageSid was already stored.
 
-    `conn` is in a transaction already scoped to the channel's tenant.
+    `conn` is in a transaction; this scopes it to the channel's tenant before writing.
     """
     tenant_id = channel.tenant_id
+    await set_tenant(conn, tenant_id)
     cursor = await conn.execute(
         UPSERT_CONTACT_AND_CONVERSATION,
         {

@@ -76,7 +76,7 @@ async def inbound_message(key: str, request: Request, state: State) -> Response:
                 media.FETCH_TASK,
                 {"tenant_id": str(tenant_id), "media_id": str(media_id)},
             )
-        await _announce_inbound(state, tenant_id, recorded)
+        state.in_background(_announce_inbound(state, tenant_id, recorded))
     state.metrics.inbound_message(duplicate=recorded is None)
     state.metrics.webhook_latency("inbound", time.perf_counter() - started)
     return Response(EMPTY_TWIML, media_type="text/xml")
