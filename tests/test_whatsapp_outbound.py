@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any
 
 import httpx
 import psycopg
 
+from clientcompass.whatsapp import outbound_media
 from tests.conftest import LiveServer, StandinServer
 from tests.helpers import api_headers, sign_up
 from tests.whatsapp_helpers import (
@@ -229,3 +231,77 @@ def test_another_tenants_conversation_cannot_be_read_or_written(
         assert b.get(f"/api/v1/conversations/{conversation['id']}/messages").status_code == 404
         assert send_text(b, conversation["id"], "hijack").status_code == 404
         assert b.get(f"/api/v1/contacts/{conversation['contact']['id']}").status_code == 404
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a0e2b3a90000000049454e44ae426082"
+)
+
+
+def test_a_photo_goes_out_as_a_signed_url_that_twilio_fetches(
+    client: httpx.Client, standin: StandinServer, live_server: LiveServer
+) -> None:
+    _channel, conversation, phone = open_conversation(client, standin)
+    headers = api_headers(client)
+    fake = client.post(
+        "/api/v1/media", files={"file": ("x.png", b"<html>", "image/png")}, headers=headers
+    )
+    assert fake.status_code == 422 and "not a real image/png" in fake.json()["error"]["message"]
+    uploaded = client.post(
+        "/api/v1/media", files={"file": ("Geyser quote.png", PNG, "image/png")}, headers=headers
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    media_id = uploaded.json()["id"]
+    response = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={"text": "Here is the photo", "media_ids": [media_id]},
+        headers=headers,
+    )
+    assert response.status_code == 202, response.text
+    again = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={"media_ids": [media_id]},
+        headers=headers,
+    )
+    assert again.status_code == 422 and "sent already" in again.json()["error"]["message"]
+    live_server.run_jobs()
+    [sent] = creates_to(standin, phone)
+    assert sent["body"] == "Here is the photo"
+    [attached] = sent["media"]
+    assert attached["source_url"].startswith(f"{live_server.url}/m/")
+    assert (
+        attached["error"] is None
+        and attached["content_type"] == "image/png"
+        and attached["size"] == len(PNG)
+    )
+    url = attached["source_url"]
+    assert httpx.get(url).content == PNG, "Twilio fetches it without a login"
+    token = url.split("/m/")[1].split("/")[0]
+    forged = url.replace(token, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    assert httpx.get(forged).status_code == 404
+
+
+def test_uploads_are_tenant_scoped(live_server: LiveServer, standin: StandinServer) -> None:
+    with httpx.Client(base_url=live_server.url) as a, httpx.Client(base_url=live_server.url) as b:
+        sign_up(a)
+        uploaded = a.post(
+            "/api/v1/media", files={"file": ("a.png", PNG, "image/png")}, headers=api_headers(a)
+        ).json()
+        _channel, conversation, _phone = open_conversation(b, standin)
+        stolen = b.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={"media_ids": [uploaded["id"]]},
+            headers=api_headers(b),
+        )
+        assert stolen.status_code == 422
+
+
+def test_signed_media_links_expire_and_bind_their_file() -> None:
+    tenant, media = uuid.uuid4(), uuid.uuid4()
+    live = outbound_media.signed_token("secret-a", tenant, media)
+    assert outbound_media.read_token("secret-a", live) == (tenant, media)
+    assert outbound_media.read_token("secret-b", live) is None, "another key cannot have signed it"
+    expired = outbound_media.signed_token("secret-a", tenant, media, lifetime=-1)
+    assert outbound_media.read_token("secret-a", expired) is None
+    assert outbound_media.read_token("secret-a", "not-a-token") is None

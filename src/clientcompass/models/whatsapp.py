@@ -202,7 +202,8 @@ class MessageMedia(TenantOwned, Timestamped, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # Empty for a file uploaded to send, until the message that carries it is queued.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     position: Mapped[int] = mapped_column(Integer, default=0)
     content_type: Mapped[str] = mapped_column(String(120), default="")
     size: Mapped[int | None] = mapped_column(Integer)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, UploadFile
 
 from clientcompass.models import Channel
+from clientcompass.storage import LocalStorage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
-from clientcompass.whatsapp import channels, outbound, queries, templates
+from clientcompass.whatsapp import channels, outbound, outbound_media, queries, templates
 from clientcompass.whatsapp.schemas import (
     ChannelIn,
     ChannelOut,
@@ -18,6 +19,7 @@ from clientcompass.whatsapp.schemas import (
     MessageIn,
     MessageOut,
     MessagesPage,
+    UploadOut,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["whatsapp"])
@@ -99,7 +101,7 @@ async def send_message(
             preview_text=data.template.preview,
         )
     else:
-        outgoing = outbound.Outgoing(body=data.text)
+        outgoing = outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids))
     async with state.unit_of_work(principal.tenant_id) as uow:
         if data.template is not None and data.template.id is not None:
             # By id: the template must be approved and fully filled; the preview is rendered here.
@@ -128,3 +130,23 @@ async def get_contact(
 ) -> ContactOut:
     async with state.unit_of_work(principal.tenant_id) as uow:
         return await queries.get_contact(uow, contact_id)
+
+
+@router.post("/media", response_model=UploadOut, status_code=201)
+async def upload_media(file: UploadFile, state: State, principal: CurrentPrincipal) -> UploadOut:
+    """Upload a file to send; then send it with `media_ids` on a conversation's messages."""
+    limit = state.settings.media_max_bytes
+    data = await file.read(limit + 1)
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        item = await outbound_media.upload(
+            uow,
+            principal,
+            LocalStorage(state.settings.media_dir),
+            filename=file.filename or "file",
+            content_type=file.content_type or "",
+            data=data,
+            max_bytes=limit,
+        )
+    return UploadOut(
+        id=item.id, filename=item.filename, content_type=item.content_type, size=item.size or 0
+    )

@@ -15,6 +15,7 @@ from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
 from clientcompass.models import Channel, Contact, Conversation, Direction, Message, MessageStatus
+from clientcompass.whatsapp import outbound_media
 from clientcompass.whatsapp.inbound import find_conversation_contact
 from clientcompass.whatsapp.window import closed_window_message, window_state
 
@@ -31,7 +32,7 @@ class WindowClosed(InvalidInput):
 @dataclass(frozen=True)
 class Outgoing:
     body: str = ""
-    media_urls: tuple[str, ...] = ()
+    media_ids: tuple[uuid.UUID, ...] = ()
     content_sid: str = ""
     content_variables: dict[str, str] | None = None
     preview_text: str = ""
@@ -47,7 +48,7 @@ async def enqueue(
 ) -> Message:
     """Accept a message for sending: checks the window, stores it `queued`, defers the send."""
     conversation, _contact = await find_conversation_contact(uow, conversation_id)
-    if not (outgoing.body.strip() or outgoing.media_urls or outgoing.content_sid):
+    if not (outgoing.body.strip() or outgoing.media_ids or outgoing.content_sid):
         raise InvalidInput("Type a message, attach a file or choose a template.", field="body")
     if len(outgoing.body) > MAX_TEXT:
         raise InvalidInput(f"A WhatsApp message holds at most {MAX_TEXT} characters.", field="body")
@@ -64,7 +65,7 @@ async def enqueue(
         body=outgoing.body
         if not outgoing.content_sid
         else (outgoing.preview_text or outgoing.body),
-        media=[{"url": url} for url in outgoing.media_urls],
+        media=[],
         content_sid=outgoing.content_sid,
         content_variables=outgoing.content_variables or {},
         details={},
@@ -77,6 +78,18 @@ async def enqueue(
         created_at=uow.now,
     )
     uow.session.add(message)
+    await uow.session.flush()
+    if outgoing.media_ids:
+        files = await outbound_media.attach(uow, message, list(outgoing.media_ids))
+        message.media = [
+            {
+                "media_id": str(f.id),
+                "content_type": f.content_type,
+                "filename": f.filename,
+                "size": f.size,
+            }
+            for f in files
+        ]
     conversation.last_message_at = uow.now
     conversation.last_message_preview = (message.body or "📎 Attachment")[:200]
     await uow.session.flush()

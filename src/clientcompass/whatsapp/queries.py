@@ -146,7 +146,8 @@ async def list_messages(
     )
     by_message: dict[uuid.UUID, list[MessageMedia]] = {}
     for item in media_rows:
-        by_message.setdefault(item.message_id, []).append(item)
+        if item.message_id is not None:
+            by_message.setdefault(item.message_id, []).append(item)
     return [message_out(message, by_message.get(message.id, [])) for message in messages]
 
 

@@ -100,13 +100,22 @@ class TemplateSend(BaseModel):
 
 
 class MessageIn(BaseModel):
-    """Free text (inside the 24-hour window) or an approved template (any time)."""
+    """Free text and/or an uploaded file (inside the 24-hour window), or an approved template
+    (any time). WhatsApp carries one file per message; `text` is then its caption."""
 
     text: str = Field("", max_length=4096)
+    media_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1)
     template: TemplateSend | None = None
 
     @model_validator(mode="after")
     def _something(self) -> MessageIn:
-        if not (self.text.strip() or self.template):
-            raise ValueError("Send some text or a template.")
+        if not (self.text.strip() or self.media_ids or self.template):
+            raise ValueError("Send some text, a file or a template.")
         return self
+
+
+class UploadOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int

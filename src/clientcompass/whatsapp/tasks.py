@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import select, text
 
 from clientcompass.models import Message, MessageStatus
-from clientcompass.whatsapp import channels, events, media, outbound
+from clientcompass.whatsapp import channels, events, media, outbound, outbound_media
 from clientcompass.whatsapp.inbound import find_conversation_contact
 from clientcompass.whatsapp.ratelimit import wait_for_send_slot
 from clientcompass.whatsapp.twilio import OutcomeUnknown, TwilioRejected, TwilioUnavailable
@@ -58,7 +58,17 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
         urls = channels.webhook_urls(resources.settings.base_url, channel)
         to = f"whatsapp:{contact.phone_e164}"
         body = message.body if not message.content_sid else ""
-        media_urls = [str(item["url"]) for item in message.media if item.get("url")]
+        media_urls = [
+            outbound_media.public_url(
+                resources.settings.base_url,
+                resources.settings.secret_key,
+                tenant_id,
+                uuid.UUID(str(item["media_id"])),
+                str(item.get("filename", "")),
+            )
+            for item in message.media
+            if item.get("media_id")
+        ]
         content_sid, content_variables = message.content_sid, dict(message.content_variables)
         # Our id rides along, so a callback that outruns `record_accepted` still finds the row.
         status_callback = f"{urls.status}?m={message.id}"

@@ -348,5 +348,4 @@ async def outgoing_for(
         content_sid=template.content_sid,
         content_variables=values,
         preview_text=render_preview(template, values),
-        media_urls=(template.media_url,) if template.media_url else (),
     )

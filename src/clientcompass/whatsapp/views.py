@@ -12,7 +12,7 @@ from clientcompass.storage import LocalStorage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.forms import domain_error_fields, parse
 from clientcompass.web.render import form_dict, redirect, render
-from clientcompass.whatsapp import channels, media
+from clientcompass.whatsapp import channels, media, outbound_media
 from clientcompass.whatsapp.api import channel_out
 from clientcompass.whatsapp.schemas import ChannelIn
 
@@ -89,4 +89,26 @@ async def media_file(media_id: uuid.UUID, state: State, principal: CurrentPrinci
         filename=item.filename or None,
         content_disposition_type="inline" if inline else "attachment",
         headers={"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"},
+    )
+
+
+@router.get("/m/{token}/{filename}")
+async def signed_media(token: str, filename: str, state: State) -> Response:
+    """A file we send, for Twilio to fetch: no login, but a signed URL that expires."""
+    granted = outbound_media.read_token(state.settings.secret_key, token)
+    if granted is None:
+        return Response(
+            "This link is invalid or has expired.\n", status_code=404, media_type="text/plain"
+        )
+    tenant_id, media_id = granted
+    async with state.unit_of_work(tenant_id) as uow:
+        item = await media.stored_media(uow, media_id)
+    if item is None:
+        return Response(
+            "This link is invalid or has expired.\n", status_code=404, media_type="text/plain"
+        )
+    return FileResponse(
+        LocalStorage(state.settings.media_dir).path(item.storage_key),
+        media_type=item.content_type,
+        headers={"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"},
     )

@@ -1,0 +1,152 @@
+"""Files the business sends: uploaded here, then handed to Twilio as a signed, expiring URL on
+this app (Twilio fetches it). Only our own uploads can be sent, so no caller-supplied URL ever
+reaches Twilio or is fetched by us."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import struct
+import time
+import uuid
+
+from sqlalchemy import select
+
+from clientcompass.auth.principal import Principal
+from clientcompass.db import UnitOfWork
+from clientcompass.errors import InvalidInput
+from clientcompass.models import MediaState, Message, MessageMedia
+from clientcompass.storage import Storage
+
+URL_LIFETIME_SECONDS = 24 * 3600
+SENDABLE_TYPES = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "application/pdf": (b"%PDF-",),
+    "audio/ogg": (b"OggS",),
+    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+    "video/mp4": (),
+    "text/plain": (),
+    "application/msword": (),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK",),
+    "application/vnd.ms-excel": (),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK",),
+}
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def clean_filename(name: str) -> str:
+    """A name safe in a URL path and a Content-Disposition header."""
+    cleaned = SAFE_NAME.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(" .")
+    return cleaned[:120] or "file"
+
+
+async def upload(
+    uow: UnitOfWork,
+    actor: Principal,
+    storage: Storage,
+    *,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    max_bytes: int,
+) -> MessageMedia:
+    """Keep a file to send; refuses what WhatsApp will not carry or what is not what it says."""
+    content_type = content_type.split(";")[0].strip().lower()
+    if content_type not in SENDABLE_TYPES:
+        raise InvalidInput(
+            "WhatsApp can send photos (JPEG, PNG), PDFs, Office documents, audio and MP4 video.",
+            field="file",
+        )
+    if not data:
+        raise InvalidInput("That file is empty.", field="file")
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            f"That file is too large; the limit is {max_bytes // (1024 * 1024)} MB.", field="file"
+        )
+    signatures = SENDABLE_TYPES[content_type]
+    if signatures and not data.startswith(signatures):
+        raise InvalidInput(f"That file is not a real {content_type} file.", field="file")
+    media_id = uuid.uuid4()
+    key = f"{actor.tenant_id}/out/{media_id}"
+    storage.put(key, data)
+    item = MessageMedia(
+        tenant_id=actor.tenant_id,
+        id=media_id,
+        message_id=None,
+        position=0,
+        content_type=content_type,
+        size=len(data),
+        filename=clean_filename(filename),
+        source_url="",
+        storage_key=key,
+        state=MediaState.STORED,
+        error="",
+    )
+    uow.session.add(item)
+    await uow.session.flush()
+    return item
+
+
+async def attach(
+    uow: UnitOfWork, message: Message, media_ids: list[uuid.UUID]
+) -> list[MessageMedia]:
+    """Bind uploaded files to the message that sends them (once: a file is sent once)."""
+    assert uow.tenant_id is not None
+    rows = list(
+        await uow.session.scalars(
+            select(MessageMedia)
+            .where(MessageMedia.tenant_id == uow.tenant_id)
+            .where(MessageMedia.id.in_(media_ids))
+            .where(MessageMedia.message_id.is_(None))
+            .where(MessageMedia.state == MediaState.STORED)
+            .with_for_update()
+        )
+    )
+    if len(rows) != len(set(media_ids)):
+        raise InvalidInput(
+            "That file was not found, or it was sent already. Upload it again.", field="media_ids"
+        )
+    order = {media_id: position for position, media_id in enumerate(media_ids)}
+    for item in rows:
+        item.message_id = message.id
+        item.position = order[item.id]
+    rows.sort(key=lambda item: item.position)
+    return rows
+
+
+def _signature(secret: str, payload: bytes) -> bytes:
+    return hmac.new(secret.encode(), b"outbound-media:" + payload, hashlib.sha256).digest()[:20]
+
+
+def signed_token(
+    secret: str, tenant_id: uuid.UUID, media_id: uuid.UUID, *, lifetime: int = URL_LIFETIME_SECONDS
+) -> str:
+    payload = tenant_id.bytes + media_id.bytes + struct.pack(">Q", int(time.time()) + lifetime)
+    raw = payload + _signature(secret, payload)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_token(secret: str, token: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The (tenant, media) a token grants, or None if forged, malformed or expired."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != 60:
+        return None
+    payload, signature = raw[:40], raw[40:]
+    if not hmac.compare_digest(signature, _signature(secret, payload)):
+        return None
+    (expires,) = struct.unpack(">Q", payload[32:40])
+    if expires < time.time():
+        return None
+    return uuid.UUID(bytes=payload[:16]), uuid.UUID(bytes=payload[16:32])
+
+
+def public_url(
+    base_url: str, secret: str, tenant_id: uuid.UUID, media_id: uuid.UUID, filename: str
+) -> str:
+    return f"{base_url}/m/{signed_token(secret, tenant_id, media_id)}/{filename or 'file'}"
