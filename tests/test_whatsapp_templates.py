@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, expect
 
 from clientcompass.jobs import build_job_app
 from clientcompass.whatsapp import template_tasks
-from tests.conftest import APP_ROLE, LiveServer, StandinServer
+from tests.conftest import LiveServer, StandinServer
 from tests.helpers import api_headers, csrf_from, invite_and_join, run_async, sign_up
 from tests.whatsapp_helpers import (
     connect_channel,
@@ -615,42 +615,9 @@ def test_sending_by_template_id_through_the_messages_endpoint(
     assert twilio_copy["content_variables"] == values
 
 
-# The periodic job needs the SQL function `cc_templates_pending(int)` from a migration that is
-# not written yet. Until it is, this test installs the function (and the owner's read policy)
-# itself, exactly as the migration will; once the migration exists it uses that.
-PENDING_FUNCTION_SQL = """
-CREATE FUNCTION cc_templates_pending(p_limit int)
-RETURNS TABLE (tenant_id uuid, template_id uuid)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT t.tenant_id, t.id FROM message_templates t
-    WHERE t.content_sid <> ''
-      AND (t.status = 'pending'
-        OR (t.status IN ('approved', 'paused')
-            AND (t.synced_at IS NULL OR t.synced_at < now() - interval '1 hour')))
-    ORDER BY t.synced_at NULLS FIRST, t.created_at
-    LIMIT p_limit
-$$
-"""
-
-
-def ensure_pending_function(owner_conn: psycopg.Connection) -> None:
-    exists = owner_conn.execute(
-        "select to_regprocedure('cc_templates_pending(integer)') is not null"
-    ).fetchone()
-    if exists and exists[0]:
-        return
-    owner_conn.execute(
-        "CREATE POLICY owner_templates_sync ON message_templates FOR SELECT TO CURRENT_USER USING (true)"
-    )
-    owner_conn.execute(PENDING_FUNCTION_SQL)
-    owner_conn.execute("REVOKE ALL ON FUNCTION cc_templates_pending(int) FROM PUBLIC")
-    owner_conn.execute(f"GRANT EXECUTE ON FUNCTION cc_templates_pending(int) TO {APP_ROLE}")
-
-
-def test_periodic_job_syncs_pending_templates_of_every_tenant__needs_cc_templates_pending(
+def test_periodic_job_syncs_pending_templates_of_every_tenant(
     live_server: LiveServer, standin: StandinServer, owner_conn: psycopg.Connection
 ) -> None:
-    ensure_pending_function(owner_conn)
     with httpx.Client(base_url=live_server.url) as a, httpx.Client(base_url=live_server.url) as b:
         first, second = owner_with_channel(a, standin), owner_with_channel(b, standin)
         ok = submitted(first, text_template())

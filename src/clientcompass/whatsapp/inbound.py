@@ -15,13 +15,10 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, update
 
 from clientcompass.db import UnitOfWork, set_tenant
-from clientcompass.errors import NotFound
 from clientcompass.models import (
-    Contact,
-    Conversation,
     Direction,
     Message,
     MessageStatus,
@@ -293,24 +290,3 @@ async def apply_status(
     if row is None:
         return None
     return StatusChange(row.id, row.conversation_id, MessageStatus(row.status), row.error_code)
-
-
-async def find_conversation_contact(
-    uow: UnitOfWork, conversation_id: uuid.UUID
-) -> tuple[Conversation, Contact]:
-    assert uow.tenant_id is not None
-    row = (
-        await uow.session.execute(
-            select(Conversation, Contact)
-            .join(
-                Contact,
-                (Contact.tenant_id == Conversation.tenant_id)
-                & (Contact.id == Conversation.contact_id),
-            )
-            .where(Conversation.tenant_id == uow.tenant_id)
-            .where(Conversation.id == conversation_id)
-        )
-    ).first()
-    if row is None:
-        raise NotFound("That conversation does not exist.")
-    return row[0], row[1]

@@ -16,7 +16,7 @@ from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
 from clientcompass.models import Channel, Contact, Conversation, Direction, Message, MessageStatus
 from clientcompass.whatsapp import outbound_media
-from clientcompass.whatsapp.inbound import find_conversation_contact
+from clientcompass.whatsapp.queries import find_conversation_contact
 from clientcompass.whatsapp.window import closed_window_message, window_state
 
 MAX_TEXT = 4096

@@ -105,7 +105,9 @@ async def list_conversations(
     return [conversation_out(conversation, contact, uow.now) for conversation, contact in rows]
 
 
-async def get_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> ConversationOut:
+async def find_conversation_contact(
+    uow: UnitOfWork, conversation_id: uuid.UUID
+) -> tuple[Conversation, Contact]:
     assert uow.tenant_id is not None
     row = (
         await uow.session.execute(
@@ -121,7 +123,12 @@ async def get_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conve
     ).first()
     if row is None:
         raise NotFound("That conversation does not exist.")
-    return conversation_out(row[0], row[1], uow.now)
+    return row[0], row[1]
+
+
+async def get_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> ConversationOut:
+    conversation, contact = await find_conversation_contact(uow, conversation_id)
+    return conversation_out(conversation, contact, uow.now)
 
 
 async def list_messages(

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from clientcompass.models import Message, MessageStatus
 from clientcompass.whatsapp import channels, events, media, outbound, outbound_media
-from clientcompass.whatsapp.inbound import find_conversation_contact
+from clientcompass.whatsapp.queries import find_conversation_contact
 from clientcompass.whatsapp.ratelimit import wait_for_send_slot
 from clientcompass.whatsapp.twilio import OutcomeUnknown, TwilioRejected, TwilioUnavailable
 from clientcompass.work import LazyResources, Resources, defer
