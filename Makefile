@@ -7,27 +7,29 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 NAME ?=
 
-.PHONY: run test install lint typecheck pytest bench chromium clean
+.PHONY: run test install lint typecheck pytest bench system-deps clean
 
 run: install
 	$(BIN)/clientcompass serve
 
-test: install chromium lint typecheck pytest
+test: install system-deps lint typecheck pytest
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-chromium:
-	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium; }
+# Debian packages the tests drive: chromium (browser tests) and poppler-utils (pdftotext).
+system-deps:
+	@{ test -x $(CHROMIUM) && command -v pdftotext >/dev/null; } || \
+		{ apt-get update -qq && apt-get install -y -qq chromium poppler-utils; }
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check src tests bench
