@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from clientcompass.models.base import Base
+from clientcompass.models.documents import DocumentCounter
 from clientcompass.models.tenant import BusinessProfile, Tenant, TenantSetting
 from clientcompass.models.user import ApiToken, Invitation, LoginIndex, PasswordReset, Role, User
 from clientcompass.models.whatsapp import (
@@ -27,6 +28,7 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Direction",
+    "DocumentCounter",
     "Invitation",
     "LoginIndex",
     "MediaState",

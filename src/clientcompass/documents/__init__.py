@@ -1,0 +1,1 @@
+"""Quotes, invoices and credit notes: money, numbering and PDFs."""
