@@ -4,6 +4,7 @@ fallback, and the per-tenant settings store."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,11 @@ def test_tenant_settings_store_is_per_tenant(migrated: Databases, client: object
             await db.dispose()
 
     assert run_async(scenario) == ("per_document", "default", [7])
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    undocumented = [
+        f.alias for f in Settings.model_fields.values() if f.alias and f"`{f.alias}`" not in readme
+    ]
+    assert undocumented == [], "add these to the README's configuration table"
