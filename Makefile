@@ -41,7 +41,10 @@ typecheck: $(PY_STAMP)
 pytest: install
 	$(BIN)/pytest
 
+# bench/pdf compares against WeasyPrint (a benchmark-only dependency), which needs Pango.
 bench: install
+	@$(BIN)/python -c "import weasyprint" 2>/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; }
 	$(BIN)/python -m bench $(NAME)
 
 clean:
