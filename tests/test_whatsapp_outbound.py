@@ -196,6 +196,10 @@ def test_rate_limited_send_is_retried_and_sent_once(
     time.sleep(1.2)  # the back-off before the second try
     live_server.run_jobs()
     assert [m["body"] for m in creates_to(standin, phone)] == ["Retry me"]
+    metrics = client.get("/metrics").text
+    assert 'clientcompass_twilio_send_errors_total{code="20429"}' in metrics, (
+        "the worker's error is exported"
+    )
 
 
 def test_unknown_outcome_is_reconciled_not_resent(

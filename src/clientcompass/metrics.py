@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
@@ -28,6 +31,36 @@ class PoolCollector(Collector):
             ("db_pool_overflow", "Connections beyond the pool size", max(0, pool.overflow())),
         ):
             yield GaugeMetricFamily(f"clientcompass_{name}", doc, value=value)
+
+
+SEND_ERRORS_KEY = "metrics:twilio-send-errors"
+
+
+async def count_send_error(redis: AsyncRedis, code: int | None) -> None:
+    """Workers have no /metrics of their own: they count in Redis and the web exports it."""
+    await redis.hincrby(SEND_ERRORS_KEY, str(code or "none"), 1)
+
+
+class SendErrorCollector(Collector):
+    """`clientcompass_twilio_send_errors_total{code}`: errors Twilio gave the workers' sends."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "clientcompass_twilio_send_errors",
+            "Twilio errors on sends, by error code",
+            labels=["code"],
+        )
+        try:
+            with SyncRedis.from_url(self.redis_url, socket_timeout=1) as client:
+                counts = client.hgetall(SEND_ERRORS_KEY)
+        except RedisError:
+            counts = {}
+        for code, count in sorted(counts.items()):
+            family.add_metric([code.decode()], float(count))
+        yield family
 
 
 class Metrics:
@@ -54,6 +87,9 @@ class Metrics:
 
     def watch_pool(self, engine: AsyncEngine) -> None:
         self.registry.register(PoolCollector(engine))
+
+    def watch_send_errors(self, redis_url: str) -> None:
+        self.registry.register(SendErrorCollector(redis_url))
 
 
 class WhatsAppMetrics:

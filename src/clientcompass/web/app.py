@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         await db.assert_cannot_bypass_rls()
         metrics.watch_pool(db.engine)
+        metrics.watch_send_errors(settings.redis_url)
         redis = create_redis(settings.redis_url)
         job_app, _ = jobs.build_job_app(settings)
         twilio = work.twilio_client(settings)

@@ -9,6 +9,7 @@ import procrastinate
 import structlog
 from sqlalchemy import select, text
 
+from clientcompass.metrics import count_send_error
 from clientcompass.models import Message, MessageStatus
 from clientcompass.whatsapp import channels, events, media, outbound, outbound_media
 from clientcompass.whatsapp.queries import find_conversation_contact
@@ -90,6 +91,7 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
             messaging_service_sid=channel.messaging_service_sid,
         )
     except TwilioRejected as exc:
+        await count_send_error(resources.redis, exc.code)
         async with resources.unit_of_work(tenant_id) as uow:
             await outbound.record_rejected(uow, message_id, exc.code, exc.message)
         await _announce(
@@ -97,6 +99,7 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
         )
         return
     except TwilioUnavailable as exc:
+        await count_send_error(resources.redis, exc.code)
         if attempts >= outbound.MAX_TRANSIENT_ATTEMPTS:
             async with resources.unit_of_work(tenant_id) as uow:
                 await outbound.record_rejected(
