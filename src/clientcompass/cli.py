@@ -33,6 +33,7 @@ from clientcompass.migrate import migrate
 from clientcompass.models import Role
 from clientcompass.sandbox import provision
 from clientcompass.team import service as team
+from clientcompass.web.app import create_app
 from clientcompass.whatsapp import channels
 from clientcompass.whatsapp import tasks as whatsapp_tasks
 
@@ -117,7 +118,6 @@ def _require_urls(settings: Settings) -> None:
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
-    from clientcompass.web.app import create_app
 
     _require_urls(settings)
     uvicorn.run(
