@@ -7,9 +7,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query, UploadFile
 
+from clientcompass.auth.principal import Principal
 from clientcompass.models import Channel
 from clientcompass.storage import LocalStorage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
+from clientcompass.web.state import AppState
 from clientcompass.whatsapp import channels, outbound, outbound_media, queries, templates
 from clientcompass.whatsapp.schemas import (
     ChannelIn,
@@ -45,11 +47,10 @@ async def list_channels(state: State, principal: CurrentManager) -> list[Channel
     return [channel_out(state.settings.base_url, channel) for channel in found]
 
 
-@router.post("/channels", response_model=ChannelOut, status_code=201)
-async def connect_channel(data: ChannelIn, state: State, principal: CurrentManager) -> ChannelOut:
-    """Connect a Twilio WhatsApp sender; the credentials are checked against Twilio first."""
+async def connect_from(state: AppState, principal: Principal, data: ChannelIn) -> Channel:
+    """Connect a sender as the page and the API both do: checked with Twilio, then stored."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        channel = await channels.connect_twilio(
+        return await channels.connect_twilio(
             uow,
             principal,
             state.keyring,
@@ -61,7 +62,12 @@ async def connect_channel(data: ChannelIn, state: State, principal: CurrentManag
             name=data.name,
             sends_per_second=state.settings.whatsapp_sends_per_second,
         )
-    return channel_out(state.settings.base_url, channel)
+
+
+@router.post("/channels", response_model=ChannelOut, status_code=201)
+async def connect_channel(data: ChannelIn, state: State, principal: CurrentManager) -> ChannelOut:
+    """Connect a Twilio WhatsApp sender; the credentials are checked against Twilio first."""
+    return channel_out(state.settings.base_url, await connect_from(state, principal, data))
 
 
 @router.get("/conversations", response_model=list[ConversationOut])

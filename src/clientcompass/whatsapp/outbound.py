@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
@@ -147,30 +147,28 @@ async def claim_for_sending(uow: UnitOfWork, message_id: uuid.UUID) -> Claimed |
 async def record_accepted(
     uow: UnitOfWork, message_id: uuid.UUID, sid: str, twilio_status: str
 ) -> None:
-    """Twilio took the message: keep its sid; statuses arrive by callback from here on."""
+    """Twilio took the message: keep its sid; statuses arrive by callback from here on.
+
+    A callback may have outrun this (it carries our id) and moved the message on already:
+    then only a missing sid is filled in and the status is left where it is.
+    """
     assert uow.tenant_id is not None
-    await uow.session.execute(
-        update(Message)
-        .where(Message.tenant_id == uow.tenant_id)
-        .where(Message.id == message_id)
-        .where(Message.status == MessageStatus.SENDING)
-        .values(
-            provider_sid=sid,
-            status=MessageStatus.ACCEPTED,
-            status_times=Message.status_times.op("||")(
-                {
-                    MessageStatus.ACCEPTED.value: uow.now.isoformat(),
-                    "twilio_" + twilio_status: uow.now.isoformat(),
-                }
-            ),
-        )
+    sending = Message.status == MessageStatus.SENDING
+    accepted_times = Message.status_times.op("||")(
+        {
+            MessageStatus.ACCEPTED.value: uow.now.isoformat(),
+            "twilio_" + twilio_status: uow.now.isoformat(),
+        }
     )
     await uow.session.execute(
         update(Message)
         .where(Message.tenant_id == uow.tenant_id)
         .where(Message.id == message_id)
-        .where(Message.provider_sid.is_(None))
-        .values(provider_sid=sid)
+        .values(
+            provider_sid=func.coalesce(Message.provider_sid, sid),
+            status=case((sending, MessageStatus.ACCEPTED), else_=Message.status),
+            status_times=case((sending, accepted_times), else_=Message.status_times),
+        )
     )
 
 

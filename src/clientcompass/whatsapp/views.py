@@ -13,7 +13,7 @@ from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.forms import domain_error_fields, parse
 from clientcompass.web.render import form_dict, redirect, render
 from clientcompass.whatsapp import channels, media, outbound_media
-from clientcompass.whatsapp.api import channel_out
+from clientcompass.whatsapp.api import channel_out, connect_from
 from clientcompass.whatsapp.schemas import ChannelIn
 
 router = APIRouter(include_in_schema=False)
@@ -55,18 +55,7 @@ async def connect(request: Request, state: State, principal: CurrentManager) -> 
     status = 422
     if data is not None:
         try:
-            async with state.unit_of_work(principal.tenant_id) as uow:
-                await channels.connect_twilio(
-                    uow,
-                    principal,
-                    state.keyring,
-                    state.twilio,
-                    account_sid=data.account_sid,
-                    auth_token=data.auth_token,
-                    whatsapp_from=data.whatsapp_from,
-                    messaging_service_sid=data.messaging_service_sid,
-                    sends_per_second=state.settings.whatsapp_sends_per_second,
-                )
+            await connect_from(state, principal, data)
             return redirect("/settings/whatsapp")
         except DomainError as exc:
             errors, status = domain_error_fields(exc), exc.status_code

@@ -41,6 +41,22 @@ def signature_is_valid(
     return bool(RequestValidator(credentials.auth_token).validate(url, dict(params), signature))
 
 
+def _verified(
+    state: AppState,
+    request: Request,
+    channel: channels.ChannelRef | None,
+    params: Mapping[str, str],
+    kind: str,
+) -> bool:
+    """A known channel and Twilio's signature over our public URL; counts what it refuses."""
+    signature = request.headers.get("x-twilio-signature", "")
+    url = public_url(state.settings.base_url, request)
+    if channel is not None and signature_is_valid(channel.credentials, url, params, signature):
+        return True
+    state.metrics.webhook_rejected(kind)
+    return False
+
+
 def forbidden() -> Response:
     return Response(
         "Invalid or missing X-Twilio-Signature\n", status_code=403, media_type="text/plain"
@@ -56,16 +72,11 @@ async def _form(request: Request) -> dict[str, str]:
 async def inbound_message(key: str, request: Request, state: State) -> Response:
     started = time.perf_counter()
     params = await _form(request)
-    signature = request.headers.get("x-twilio-signature", "")
     async with state.fast.transaction() as conn:
         channel = await channels.channel_for_webhook(conn, key, state.keyring, state.channel_cache)
-        if channel is None or "MessageSid" not in params:
-            state.metrics.webhook_rejected("inbound")
+        if "MessageSid" not in params or not _verified(state, request, channel, params, "inbound"):
             return forbidden()
-        url = public_url(state.settings.base_url, request)
-        if not signature_is_valid(channel.credentials, url, params, signature):
-            state.metrics.webhook_rejected("inbound")
-            return forbidden()
+        assert channel is not None
         recorded = await inbound.record_inbound(conn, channel, params, utcnow())
     # Committed: now the slow work goes to jobs and the live event goes out.
     if recorded is not None:
@@ -104,17 +115,12 @@ async def _announce_inbound(
 async def status_callback(key: str, request: Request, state: State) -> Response:
     started = time.perf_counter()
     params = await _form(request)
-    signature = request.headers.get("x-twilio-signature", "")
     message_hint = _uuid_or_none(request.query_params.get("m", ""))
     async with state.fast.transaction() as conn:
         channel = await channels.channel_for_webhook(conn, key, state.keyring, state.channel_cache)
-    if channel is None:
-        state.metrics.webhook_rejected("status")
+    if not _verified(state, request, channel, params, "status"):
         return forbidden()
-    url = public_url(state.settings.base_url, request)
-    if not signature_is_valid(channel.credentials, url, params, signature):
-        state.metrics.webhook_rejected("status")
-        return forbidden()
+    assert channel is not None
     async with state.unit_of_work(channel.tenant_id) as uow:
         change = await inbound.apply_status(uow, channel, params, message_id=message_hint)
         if change is not None:
