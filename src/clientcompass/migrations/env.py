@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
 from sqlalchemy import create_engine, pool
 
 from clientcompass.db import sqlalchemy_url
+from clientcompass.migrations.scope import include_name
 from clientcompass.models import Base
-
-# Tables that belong to procrastinate's own schema, not to our models.
-EXTERNAL_TABLE_PREFIXES = ("procrastinate_",)
-
-
-def include_name(name: str | None, type_: str, _parent: Any) -> bool:
-    if type_ == "table" and name is not None:
-        return not name.startswith(EXTERNAL_TABLE_PREFIXES)
-    return True
 
 
 def run_migrations_online() -> None:

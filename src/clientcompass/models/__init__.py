@@ -1,7 +1,15 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from clientcompass.models.base import Base
-from clientcompass.models.documents import DocumentCounter
+from clientcompass.models.documents import (
+    Document,
+    DocumentCounter,
+    DocumentEvent,
+    DocumentLine,
+    DocumentStatus,
+    Payment,
+    PaymentMethod,
+)
 from clientcompass.models.tenant import BusinessProfile, Tenant, TenantSetting
 from clientcompass.models.user import ApiToken, Invitation, LoginIndex, PasswordReset, Role, User
 from clientcompass.models.whatsapp import (
@@ -28,7 +36,11 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Direction",
+    "Document",
     "DocumentCounter",
+    "DocumentEvent",
+    "DocumentLine",
+    "DocumentStatus",
     "Invitation",
     "LoginIndex",
     "MediaState",
@@ -37,6 +49,8 @@ __all__ = [
     "MessageStatus",
     "MessageTemplate",
     "PasswordReset",
+    "Payment",
+    "PaymentMethod",
     "Role",
     "TemplateCategory",
     "TemplateStatus",
