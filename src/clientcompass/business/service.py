@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
 from clientcompass.auth.principal import Principal
@@ -26,7 +27,12 @@ def banking_context(profile: BusinessProfile) -> str:
 
 
 async def get_profile(uow: UnitOfWork, actor: Principal) -> BusinessProfile:
-    profile = await uow.session.get(BusinessProfile, actor.tenant_id)
+    return await profile_of(uow, actor.tenant_id)
+
+
+async def profile_of(uow: UnitOfWork, tenant_id: uuid.UUID) -> BusinessProfile:
+    """The profile where there is no signed-in member: jobs and the public document link."""
+    profile = await uow.session.get(BusinessProfile, tenant_id)
     if profile is None:
         raise NotFound("This business has no profile yet.")
     return profile

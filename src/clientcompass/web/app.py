@@ -22,6 +22,7 @@ from clientcompass.business import views as business_views
 from clientcompass.config import SANDBOX_MOUNT, Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, FastPath, create_engine
+from clientcompass.documents import api as documents_api
 from clientcompass.inbox import views as inbox_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
 from clientcompass.redis import create_redis
@@ -141,6 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
         team_api.router,
         whatsapp_api.router,
         templates_api.router,
+        documents_api.router,
         whatsapp_webhooks.router,
         whatsapp_views.router,
         templates_views.router,

@@ -83,6 +83,10 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Logged here, with the request id, whatever the server's own logging is.
+            log.exception("unhandled error", method=scope["method"], path=scope.get("path", ""))
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
