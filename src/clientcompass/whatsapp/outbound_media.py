@@ -4,16 +4,12 @@ reaches Twilio or is fetched by us."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-import struct
-import time
 import uuid
 
 from sqlalchemy import select
 
+from clientcompass import links
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
@@ -117,33 +113,18 @@ async def attach(
     return rows
 
 
-def _signature(secret: str, payload: bytes) -> bytes:
-    return hmac.new(secret.encode(), b"outbound-media:" + payload, hashlib.sha256).digest()[:20]
+PURPOSE = "outbound-media"
 
 
 def signed_token(
     secret: str, tenant_id: uuid.UUID, media_id: uuid.UUID, *, lifetime: int = URL_LIFETIME_SECONDS
 ) -> str:
-    payload = tenant_id.bytes + media_id.bytes + struct.pack(">Q", int(time.time()) + lifetime)
-    raw = payload + _signature(secret, payload)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return links.sign(secret, PURPOSE, tenant_id, media_id, lifetime=lifetime)
 
 
 def read_token(secret: str, token: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     """The (tenant, media) a token grants, or None if forged, malformed or expired."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (ValueError, TypeError):
-        return None
-    if len(raw) != 60:
-        return None
-    payload, signature = raw[:40], raw[40:]
-    if not hmac.compare_digest(signature, _signature(secret, payload)):
-        return None
-    (expires,) = struct.unpack(">Q", payload[32:40])
-    if expires < time.time():
-        return None
-    return uuid.UUID(bytes=payload[:16]), uuid.UUID(bytes=payload[16:32])
+    return links.read(secret, PURPOSE, token)
 
 
 def public_url(
