@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import httpx
@@ -254,3 +255,20 @@ def test_writes_without_csrf_are_refused(client: httpx.Client) -> None:
     response = client.post(f"/api/v1/quotes/{quote['id']}/finalise")
     assert response.status_code == 403
     assert client.get(f"/api/v1/quotes/{quote['id']}").json()["status"] == "draft"
+
+
+def test_concurrent_finalisations_give_contiguous_unique_numbers(client: httpx.Client) -> None:
+    _, headers = vat_business(client)
+    lines = THREE_LINES[:1]
+    ids = [draft(client, headers, "invoices", lines=lines)["id"] for _ in range(50)]
+
+    def finalise(document_id: str) -> str:
+        with httpx.Client(base_url=str(client.base_url), cookies=client.cookies, timeout=60) as c:
+            response = c.post(f"/api/v1/invoices/{document_id}/finalise", headers=headers)
+            assert response.status_code == 200, response.text
+            number: str = response.json()["number"]
+            return number
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        numbers = list(pool.map(finalise, ids))
+    assert sorted(numbers) == [f"INV-{YEAR}-{n:04d}" for n in range(1, 51)]

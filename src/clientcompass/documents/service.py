@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import anyio
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -402,7 +403,8 @@ async def render_pdf(
         original=original,
         reprint=reprint,
     )
-    return pdf.render(data)
+    # Typst releases the GIL: render off the event loop so other requests carry on.
+    return await anyio.to_thread.run_sync(pdf.render, data)
 
 
 async def finalise(
