@@ -2,8 +2,9 @@
 
 Both engines render the same invoices (a logo, the same DejaVu Sans files, the same
 fields, the same kind of PDF: PDF/A-2b with tags) in one run: a 1-page invoice of 5 lines and a 5-page invoice of 150 lines. The
-Typst side goes through `clientcompass.documents.pdf.render`, the real template and data
-path. Every render gets different data (number, customer, line text), as production does,
+Typst side starts from stored rows (a `Document` and its `DocumentLine`s, priced by the
+money module) and goes through `render.document_data` and `pdf.render`: the real data path
+and template. Every render gets different data (number, customer, line text), as production does,
 so Typst's cache cannot replay a whole earlier layout; the parts a business repeats (its
 header, banking details, terms) may come from the cache, as in production, which measured
 at under 2% here. WeasyPrint is a benchmark-only dependency (`.[bench]`); it needs Pango,
@@ -23,38 +24,38 @@ import time
 import zlib
 from base64 import b64encode
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from typing import TypeVar
 
 from weasyprint import HTML
 
-from clientcompass.documents.pdf import (
-    FONT_DIR,
-    Banking,
-    DocumentData,
-    Line,
-    Recipient,
-    Supplier,
-    Totals,
-    document_title,
-    render,
-)
+from clientcompass.business.schemas import AccountType, BankingDetails
+from clientcompass.documents.money import PriceMode, Rounding
+from clientcompass.documents.pdf import FONT_DIR, DocumentData, document_title, render
+from clientcompass.documents.render import document_data
+from clientcompass.documents.schemas import LineIn
+from clientcompass.documents.service import price_lines
+from clientcompass.models import BusinessProfile, Document, DocumentLine
 
 TYPST_RUNS = {"1page": 300, "5page": 40}
 WEASYPRINT_RUNS = {"1page": 30, "5page": 6}
 LINES = {"1page": 5, "5page": 150}
+T = TypeVar("T")
 
 JOBS = [
-    ("Replace geyser element (3 kW) and thermostat", "ea", "R 1 250,00"),
-    ("Call-out fee, Cape Town metro", "ea", "R 450,00"),
+    ("Replace geyser element (3 kW) and thermostat", "ea", "1250.00"),
+    ("Call-out fee, Cape Town metro", "ea", "450.00"),
     (
         "Install double plug point in kitchen, incl. trunking and wiring from the DB board",
         "ea",
-        "R 890,00",
+        "890.00",
     ),
-    ("Certificate of Compliance (CoC) inspection and report", "ea", "R 1 650,00"),
-    ("Labour, qualified electrician", "hrs", "R 520,00"),
-    ("LED downlights, 7 W warm white", "ea", "R 139,00"),
-    ("Surge protection device, DIN rail", "ea", "R 1 095,00"),
+    ("Certificate of Compliance (CoC) inspection and report", "ea", "1650.00"),
+    ("Labour, qualified electrician", "hrs", "520.00"),
+    ("LED downlights, 7 W warm white", "ea", "139.00"),
+    ("Surge protection device, DIN rail", "ea", "1095.00"),
 ]
 
 
@@ -86,74 +87,97 @@ def logo() -> bytes:
 LOGO = logo()
 
 
-def rand(value: int) -> str:
-    """Cents as South African rands, e.g. R 12 345,67 (the money module's format)."""
-    whole, cents = divmod(value, 100)
-    return "R " + f"{whole:,}".replace(",", " ") + f",{cents:02d}"
+PROFILE = BusinessProfile(
+    trading_name="Ṱhivhulawi Electrical",
+    registered_name="Ṱhivhulawi Electrical (Pty) Ltd",
+    registration_number="2019/123456/07",
+    vat_number="4123456789",
+    physical_address="12 Voortrekker Road\nBellville\nCape Town, 7530",
+    phone="+27 21 555 0123",
+    email="accounts@thivhulawi.co.za",
+    logo=LOGO,
+    timezone="Africa/Johannesburg",
+)
+BANKING = BankingDetails(
+    bank="First National Bank",
+    account_holder="Ṱhivhulawi Electrical (Pty) Ltd",
+    account_number="62845123456",
+    branch_code="250655",
+    account_type=AccountType.CHEQUE,
+)
 
 
-def invoice(size: str, i: int) -> DocumentData:
-    """A realistic tax invoice; `i` makes every one different."""
-    lines = []
-    subtotal = 0
-    for n in range(LINES[size]):
-        description, unit, price = JOBS[(n + i) % len(JOBS)]
-        quantity = (n % 4) + 1
-        cents = int(price[2:].replace(" ", "").replace(",", "")) * quantity
-        subtotal += cents
-        lines.append(
-            Line(
-                description=f"{description} (job {i}-{n})",
-                quantity=str(quantity),
-                unit=unit,
-                unit_price=price,
-                discount="10%" if n % 5 == 3 else "",
-                vat="15%",
-                amount=rand(cents),
-            )
+@dataclass(frozen=True)
+class Stored:
+    """An issued invoice as the database holds it: the input to the product's data path."""
+
+    document: Document
+    lines: list[DocumentLine]
+
+
+def invoice(size: str, i: int) -> Stored:
+    """A realistic tax invoice priced by the money module; `i` makes every one different."""
+    entered = [
+        LineIn(
+            description=f"{JOBS[(n + i) % len(JOBS)][0]} (job {i}-{n})",
+            quantity=Decimal((n % 4) + 1),
+            unit=JOBS[(n + i) % len(JOBS)][1],
+            unit_price=Decimal(JOBS[(n + i) % len(JOBS)][2]),
+            discount_value=Decimal(10 if n % 5 == 3 else 0),
         )
-    vat = round(subtotal * 0.15)
-    return DocumentData(
+        for n in range(LINES[size])
+    ]
+    totals = price_lines(
+        entered, mode=PriceMode.EXCLUSIVE, rounding=Rounding.PER_LINE, rate=Decimal(15)
+    )
+    document = Document(
         kind="invoice",
-        number=f"INV-{10000 + i}",
-        issued_on=date(2025, 11, 27),
-        issue_date="27 November 2025",
-        due_date="27 December 2025",
-        is_vat_registered=True,
-        supplier=Supplier(
-            trading_name="Ṱhivhulawi Electrical",
-            registered_name="Ṱhivhulawi Electrical (Pty) Ltd",
-            registration_number="2019/123456/07",
-            vat_number="4123456789",
-            address=("12 Voortrekker Road", "Bellville", "Cape Town, 7530"),
-            phone="+27 21 555 0123",
-            email="accounts@thivhulawi.co.za",
-            logo=LOGO,
-        ),
-        recipient=Recipient(
-            name=f"Nomvula Mthembu-Müller {i}",
-            address=("Unit 4, Zoë van der Walt Park", "45 Jan Smuts Avenue", "Rosebank, 2196"),
-            vat_number="4987654321",
-        ),
-        lines=tuple(lines),
-        totals=Totals(
-            subtotal_excl=rand(subtotal),
-            vat=rand(vat),
-            vat_label="VAT (15%)",
-            total=rand(subtotal + vat),
-            deposit=rand((subtotal + vat) // 2),
-        ),
-        banking=Banking(
-            bank="First National Bank",
-            account_holder="Ṱhivhulawi Electrical (Pty) Ltd",
-            account_number="62845123456",
-            branch_code="250655",
-            account_type="Cheque",
-        ),
+        number=f"INV-2025-{10000 + i}",
+        recipient_name=f"Nomvula Mthembu-Müller {i}",
+        recipient_vat_number="4987654321",
+        billing_address="Unit 4, Zoë van der Walt Park\n45 Jan Smuts Avenue\nRosebank, 2196",
+        service_address="",
+        job_description="",
+        price_mode="exclusive",
+        vat_rate_bp=1500,
+        issue_date=date(2025, 11, 27),
+        due_date=date(2025, 12, 27),
         terms="Payment is due within 30 days of the invoice date.\n"
         "Goods remain the property of Ṱhivhulawi Electrical until paid in full.",
         notes="Thank you for your business!",
+        deposit_percent=Decimal(0),
+        subtotal_excl_cents=totals.subtotal_excl_cents,
+        vat_cents=totals.vat_cents,
+        total_cents=totals.total_cents,
+        reason="",
     )
+    lines = [
+        DocumentLine(
+            position=n,
+            description=line.description,
+            quantity=line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            discount_kind=line.discount_kind.value,
+            discount_value=line.discount_value,
+            vat=line.vat.value,
+            discount_cents=priced.discount_cents,
+            net_cents=priced.net_cents,
+            vat_cents=priced.vat_cents,
+            gross_cents=priced.gross_cents,
+        )
+        for n, (line, priced) in enumerate(zip(entered, totals.lines, strict=True))
+    ]
+    return Stored(document, lines)
+
+
+def typst_render(stored: Stored) -> bytes:
+    """The product's path from stored rows: format every figure, then the Typst template."""
+    return render(document_data(stored.document, stored.lines, PROFILE, banking=BANKING))
+
+
+def as_data(stored: Stored) -> DocumentData:
+    return document_data(stored.document, stored.lines, PROFILE, banking=BANKING)
 
 
 CSS = f"""
@@ -248,9 +272,7 @@ def page_count(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page\b", pdf))
 
 
-def timed(
-    render_one: Callable[[DocumentData], bytes], documents: list[DocumentData]
-) -> list[float]:
+def timed(render_one: Callable[[T], bytes], documents: list[T]) -> list[float]:
     """Milliseconds per render, one document after another, after one warm-up render."""
     render_one(documents[0])
     times = []
@@ -281,9 +303,11 @@ def weasyprint_render(data: DocumentData) -> bytes:
 def main() -> None:
     for size in ("1page", "5page"):
         # Data is built before the clock starts; each render gets a document of its own.
+        # Typst's clock includes formatting the stored rows (render.document_data);
+        # WeasyPrint gets its data ready-made, which only flatters WeasyPrint.
         typst_docs = [invoice(size, i) for i in range(TYPST_RUNS[size] + 1)]
-        weasy_docs = [invoice(size, i) for i in range(WEASYPRINT_RUNS[size] + 1)]
-        typst_times = timed(render, typst_docs)
+        weasy_docs = [as_data(invoice(size, i)) for i in range(WEASYPRINT_RUNS[size] + 1)]
+        typst_times = timed(typst_render, typst_docs)
         weasy_times = timed(weasyprint_render, weasy_docs)
         typst_p50, weasy_p50 = statistics.median(typst_times), statistics.median(weasy_times)
         print(f"BENCH pdf_typst_{size}_p50 {typst_p50:.2f} ms")
@@ -292,7 +316,7 @@ def main() -> None:
         print(f"BENCH pdf_weasyprint_{size}_p95 {percentile(weasy_times, 0.95):.2f} ms")
         print(f"BENCH pdf_ratio_{size} {weasy_p50 / typst_p50:.1f} ratio")
         # Both layouts should agree on length, or the comparison is not like for like.
-        pages = page_count(render(typst_docs[0]))
+        pages = page_count(typst_render(typst_docs[0]))
         weasy_pages = len(HTML(string=as_html(weasy_docs[0])).render().pages)
         print(f"BENCH pdf_typst_{size}_pages {pages} pages")
         print(f"BENCH pdf_weasyprint_{size}_pages {weasy_pages} pages", flush=True)
