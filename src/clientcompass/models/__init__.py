@@ -10,6 +10,12 @@ from clientcompass.models.documents import (
     Payment,
     PaymentMethod,
 )
+from clientcompass.models.inbox import (
+    CannedResponse,
+    ConversationEvent,
+    ConversationLabel,
+    EventKind,
+)
 from clientcompass.models.tenant import BusinessProfile, Tenant, TenantSetting
 from clientcompass.models.user import ApiToken, Invitation, LoginIndex, PasswordReset, Role, User
 from clientcompass.models.whatsapp import (
@@ -31,9 +37,12 @@ __all__ = [
     "ApiToken",
     "Base",
     "BusinessProfile",
+    "CannedResponse",
     "Channel",
     "Contact",
     "Conversation",
+    "ConversationEvent",
+    "ConversationLabel",
     "ConversationStatus",
     "Direction",
     "Document",
@@ -41,6 +50,7 @@ __all__ = [
     "DocumentEvent",
     "DocumentLine",
     "DocumentStatus",
+    "EventKind",
     "Invitation",
     "LoginIndex",
     "MediaState",

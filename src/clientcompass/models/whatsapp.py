@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    Computed,
     DateTime,
     Enum,
     ForeignKeyConstraint,
@@ -18,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clientcompass.models.base import Base, TenantOwned, Timestamped
@@ -105,9 +106,29 @@ class Channel(TenantOwned, Timestamped, Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# The tenant rides inside the search vector as its own lexeme (weight D) so one GIN index
+# answers "this tenant's contacts matching these words" without the btree_gin extension, which
+# the embedded PostgreSQL lacks. User words are matched at weight A only, so a search can
+# never match the tenant lexeme itself.
+CONTACT_SEARCH_EXPRESSION = (
+    "setweight(to_tsvector('simple'::regconfig, 't' || replace(tenant_id::text, '-', '')), 'D')"
+    " || setweight(to_tsvector('simple'::regconfig, name || ' ' || profile_name || ' ' || email"
+    " || ' ' || translate(email, '@.', '  ') || ' ' || ltrim(phone_e164, '+')"
+    " || CASE WHEN phone_e164 LIKE '+27%' THEN ' 0' || substr(phone_e164, 4) ELSE '' END), 'A')"
+    " || setweight(array_to_tsvector(tags), 'A')"
+)
+CONTACT_SORT_EXPRESSION = "lower(COALESCE(NULLIF(name, ''), NULLIF(profile_name, ''), phone_e164))"
+
+
 class Contact(TenantOwned, Timestamped, Base):
+    """A customer. `phone_e164` is unique per tenant: WhatsApp finds a contact by it."""
+
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("tenant_id", "phone_e164"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone_e164"),
+        Index("ix_contacts_tenant_id_sort_name_id", "tenant_id", "sort_name", "id"),
+        Index("ix_contacts_search", "search", postgresql_using="gin"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     phone_e164: Mapped[str] = mapped_column(String(20))
@@ -115,7 +136,17 @@ class Contact(TenantOwned, Timestamped, Base):
     profile_name: Mapped[str] = mapped_column(String(200), default="")
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Maintained by PostgreSQL: the list's keyset order and the search index's document.
+    sort_name: Mapped[str] = mapped_column(Text, Computed(CONTACT_SORT_EXPRESSION, persisted=True))
+    search: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(CONTACT_SEARCH_EXPRESSION, persisted=True), deferred=True
+    )
 
 
 class Conversation(TenantOwned, Timestamped, Base):
@@ -126,7 +157,21 @@ class Conversation(TenantOwned, Timestamped, Base):
         UniqueConstraint("tenant_id", "channel_id", "contact_id"),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
         ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"]),
-        Index("ix_conversations_tenant_id_last_message_at", "tenant_id", "last_message_at"),
+        # The inbox lists newest first with a keyset on (last_message_at, id).
+        Index(
+            "ix_conversations_tenant_id_last_message_at_id", "tenant_id", "last_message_at", "id"
+        ),
+        Index(
+            "ix_conversations_tenant_id_unread",
+            "tenant_id",
+            postgresql_where=text("unread_count > 0"),
+        ),
+        Index(
+            "ix_conversations_tenant_id_snoozed_until",
+            "tenant_id",
+            "snoozed_until",
+            postgresql_where=text("status = 'snoozed'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -139,6 +184,14 @@ class Conversation(TenantOwned, Timestamped, Base):
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+SEARCH_VECTOR = (
+    "array_to_tsvector(ARRAY['t' || replace(tenant_id::text, '-', '')]) "
+    "|| to_tsvector('simple'::regconfig, coalesce(body, ''))"
+)
 
 
 class Message(TenantOwned, Timestamped, Base):
@@ -170,6 +223,7 @@ class Message(TenantOwned, Timestamped, Base):
             "next_attempt_at",
             postgresql_where=text("status IN ('queued', 'sending')"),
         ),
+        Index("ix_messages_search", "search", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -190,6 +244,14 @@ class Message(TenantOwned, Timestamped, Base):
     send_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     send_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Full-text search over bodies. The tenant is a lexeme of its own, so one GIN lookup
+    # intersects "this tenant" with the words (no btree_gin needed). Queried through
+    # cc_inbox_search() (migration 0008): under RLS the index could not be used.
+    search: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(SEARCH_VECTOR, persisted=True),
+        deferred=True,
+    )
 
 
 class MessageMedia(TenantOwned, Timestamped, Base):

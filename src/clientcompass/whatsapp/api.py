@@ -1,4 +1,4 @@
-"""JSON API: channels, conversations, messages and contacts."""
+"""JSON API: channels, conversations and messages (contacts: contacts/api.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from clientcompass.whatsapp import channels, outbound, outbound_media, queries, 
 from clientcompass.whatsapp.schemas import (
     ChannelIn,
     ChannelOut,
-    ContactOut,
     ConversationOut,
     MessageIn,
     MessageOut,
@@ -117,25 +116,6 @@ async def send_message(
         message = await outbound.enqueue(uow, principal, conversation_id, outgoing)
         result = queries.message_out(message, [])
     return result
-
-
-@router.get("/contacts", response_model=list[ContactOut])
-async def list_contacts(
-    state: State,
-    principal: CurrentPrincipal,
-    q: str = Query("", max_length=100),
-    limit: int = Query(100, ge=1, le=500),
-) -> list[ContactOut]:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        return await queries.list_contacts(uow, limit=limit, search=q)
-
-
-@router.get("/contacts/{contact_id}", response_model=ContactOut)
-async def get_contact(
-    contact_id: uuid.UUID, state: State, principal: CurrentPrincipal
-) -> ContactOut:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        return await queries.get_contact(uow, contact_id)
 
 
 @router.post("/media", response_model=UploadOut, status_code=201)

@@ -1,4 +1,4 @@
-"""Reading conversations, messages and contacts for the API and pages (tenant-scoped)."""
+"""Reading conversations and messages for the API and pages (tenant-scoped)."""
 
 from __future__ import annotations
 
@@ -156,29 +156,3 @@ async def list_messages(
         if item.message_id is not None:
             by_message.setdefault(item.message_id, []).append(item)
     return [message_out(message, by_message.get(message.id, [])) for message in messages]
-
-
-async def list_contacts(uow: UnitOfWork, *, limit: int = 100, search: str = "") -> list[ContactOut]:
-    assert uow.tenant_id is not None
-    query = (
-        select(Contact)
-        .where(Contact.tenant_id == uow.tenant_id)
-        .order_by(Contact.created_at.desc())
-        .limit(limit)
-    )
-    if search:
-        like = f"%{search.strip()}%"
-        query = query.where(
-            Contact.name.ilike(like)
-            | Contact.profile_name.ilike(like)
-            | Contact.phone_e164.ilike(like)
-        )
-    return [contact_out(contact) for contact in await uow.session.scalars(query)]
-
-
-async def get_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> ContactOut:
-    assert uow.tenant_id is not None
-    contact = await uow.session.get(Contact, (uow.tenant_id, contact_id))
-    if contact is None:
-        raise NotFound("That contact does not exist.")
-    return contact_out(contact)
