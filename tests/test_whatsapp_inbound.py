@@ -194,6 +194,33 @@ def test_ten_concurrent_redeliveries_store_one_message(
     assert conversation_with(client, phone)["unread_count"] == 1
 
 
+def test_a_new_customers_first_messages_at_once_make_one_contact_and_conversation(
+    client: httpx.Client, standin: StandinServer, owner_conn: psycopg.Connection
+) -> None:
+    account = sign_up(client)
+    channel = connect_channel(client, standin)
+    phone = sa_mobile()
+    batch = [inbound_params(channel, phone, sid=f"SM{uuid.uuid4().hex}") for _ in range(10)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(
+            pool.map(
+                lambda params: signed_post(
+                    channel["inbound_webhook_url"], params, channel["auth_token"]
+                ),
+                batch,
+            )
+        )
+    assert [r.status_code for r in responses] == [200] * 10
+    counts = owner_conn.execute(
+        "select (select count(*) from contacts where tenant_id = %(t)s),"
+        " (select count(*) from conversations where tenant_id = %(t)s),"
+        " (select count(*) from messages where tenant_id = %(t)s)",
+        {"t": account.tenant_id},
+    ).fetchone()
+    assert counts == (1, 1, 10)
+    assert conversation_with(client, phone)["unread_count"] == 10
+
+
 def test_a_new_message_reopens_a_resolved_conversation(
     client: httpx.Client, standin: StandinServer, owner_conn: psycopg.Connection
 ) -> None:
@@ -213,3 +240,25 @@ def test_a_new_message_reopens_a_resolved_conversation(
         and again["unread_count"] == 2
     )
     assert again["last_message_preview"] == "second"
+
+
+def test_the_inbound_fast_lane_keeps_the_common_request_handling(
+    client: httpx.Client, standin: StandinServer, owner_conn: psycopg.Connection
+) -> None:
+    account = sign_up(client)
+    channel = connect_channel(client, standin)
+    response = signed_post(
+        channel["inbound_webhook_url"], inbound_params(channel, sa_mobile()), channel["auth_token"]
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.headers["x-request-id"] and response.headers["x-content-type-options"]
+    assert 'route="/webhooks/twilio/{key}/inbound"' in client.get("/metrics").text
+
+    huge = inbound_params(channel, sa_mobile(), body="x" * 300_000)
+    response = signed_post(channel["inbound_webhook_url"], huge, channel["auth_token"])
+    assert response.status_code == 413
+    stored = owner_conn.execute(
+        "select count(*) from messages where tenant_id = %s", (account.tenant_id,)
+    ).fetchone()
+    assert stored == (1,)

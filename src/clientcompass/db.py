@@ -86,7 +86,7 @@ class FastPath:
 
     def __init__(self, url: str, *, max_size: int = 10) -> None:
         self.pool = AsyncConnectionPool(
-            libpq_url(url), min_size=2, max_size=max_size, open=False, kwargs={"autocommit": False}
+            libpq_url(url), min_size=2, max_size=max_size, open=False, kwargs={"autocommit": True}
         )
 
     async def open(self) -> None:
@@ -98,6 +98,13 @@ class FastPath:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection[TupleRow]]:
         async with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        """An autocommit connection: each statement is its own transaction (one round trip).
+        Only for a statement that scopes itself to its tenant, like `cc_record_inbound`."""
+        async with self.pool.connection() as conn:
             yield conn
 
 

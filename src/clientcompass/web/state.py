@@ -23,6 +23,7 @@ from clientcompass.crypto import Keyring
 from clientcompass.db import Database, FastPath, UnitOfWork
 from clientcompass.metrics import WhatsAppMetrics
 from clientcompass.whatsapp.channels import ChannelCache
+from clientcompass.whatsapp.events import Announcer
 from clientcompass.whatsapp.twilio import TwilioClient
 
 
@@ -40,6 +41,7 @@ class AppState:
     metrics: WhatsAppMetrics
     twilio: TwilioClient
     fast: FastPath
+    announcer: Announcer
     background: set[asyncio.Task[None]] = field(default_factory=set)
     channel_cache: ChannelCache = field(default_factory=ChannelCache)
 

@@ -7,15 +7,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
 from sqlalchemy import select
 
 from clientcompass.auth import bearer
 from clientcompass.auth.principal import Principal
 from clientcompass.business.schemas import normalise_za_phone
 from clientcompass.crypto import Keyring
-from clientcompass.db import UnitOfWork, set_tenant
+from clientcompass.db import FastPath, UnitOfWork, set_tenant
 from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.models import Channel
 from clientcompass.whatsapp.twilio import (
@@ -192,9 +190,9 @@ CHANNEL_BY_KEY = """
 
 
 async def channel_for_webhook(
-    conn: AsyncConnection[TupleRow], key: str, keyring: Keyring, cache: ChannelCache
+    fast: FastPath, key: str, keyring: Keyring, cache: ChannelCache
 ) -> ChannelRef | None:
-    """The channel a webhook URL names; on a cache miss it reads it within the key's tenant.
+    """The channel a webhook URL names: from the cache, or read within the key's tenant.
 
     None for a key that names no live channel: the caller answers 403 and stores nothing.
     """
@@ -203,9 +201,10 @@ async def channel_for_webhook(
         return None
     cached = cache.get(key)
     if cached is not None:
-        return cached  # the caller's first write sets the tenant (see inbound.record_inbound)
-    await set_tenant(conn, secret.tenant_id)
-    row = await (await conn.execute(CHANNEL_BY_KEY, (secret.tenant_id, key))).fetchone()
+        return cached
+    async with fast.transaction() as conn:
+        await set_tenant(conn, secret.tenant_id)
+        row = await (await conn.execute(CHANNEL_BY_KEY, (secret.tenant_id, key))).fetchone()
     if row is None:
         return None
     channel_id, whatsapp_from, account_sid, sealed = row

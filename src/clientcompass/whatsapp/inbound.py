@@ -17,7 +17,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from sqlalchemy import case, func, update
 
-from clientcompass.db import UnitOfWork, set_tenant
+from clientcompass.db import UnitOfWork
 from clientcompass.models import (
     Direction,
     Message,
@@ -108,56 +108,16 @@ def preview(body: str, media: list[dict[str, str]], details: Mapping[str, Any]) 
     return ""
 
 
-# Two statements, written once: the webhook is the hottest path in the product, so it runs
-# on the plain psycopg fast path (db.FastPath) with these as prepared statements.
-# 1) the contact and its conversation (upserted together; the conversation's no-op update
-#    makes RETURNING give the existing row's id);
-UPSERT_CONTACT_AND_CONVERSATION = """
-    WITH contact AS (
-        INSERT INTO contacts (tenant_id, id, phone_e164, wa_id, profile_name, name, email, created_at, updated_at)
-        VALUES (%(tenant_id)s, %(contact_id)s, %(phone)s, %(wa_id)s, %(profile_name)s, '', '', %(now)s, %(now)s)
-        ON CONFLICT (tenant_id, phone_e164) DO UPDATE SET
-            profile_name = COALESCE(NULLIF(EXCLUDED.profile_name, ''), contacts.profile_name),
-            wa_id = COALESCE(NULLIF(EXCLUDED.wa_id, ''), contacts.wa_id)
-        RETURNING id
+# One statement: the webhook is the hottest path in the product, so it runs on the plain
+# psycopg fast path (db.FastPath) as one prepared call of `cc_record_inbound` (migration 0010):
+# it sets the tenant for its own transaction, upserts the contact and its conversation,
+# inserts the message once per MessageSid, and only a new message moves the conversation on.
+RECORD_INBOUND = """
+    SELECT message_id, conversation_id, contact_id, media_ids FROM cc_record_inbound(
+        %(tenant_id)s, %(channel_id)s, %(contact_id)s, %(conversation_id)s, %(message_id)s,
+        %(phone)s, %(wa_id)s, %(profile_name)s, %(sid)s, %(body)s, %(media)s, %(details)s,
+        %(status_times)s, %(preview)s, %(now)s
     )
-    INSERT INTO conversations
-        (tenant_id, id, channel_id, contact_id, status, last_message_preview, unread_count, created_at)
-    SELECT %(tenant_id)s, %(conversation_id)s, %(channel_id)s, contact.id, 'open', '', 0, %(now)s FROM contact
-    ON CONFLICT (tenant_id, channel_id, contact_id) DO UPDATE SET channel_id = EXCLUDED.channel_id
-    RETURNING id, contact_id
-"""
-# 2) the message, once per MessageSid, and only a new message moves the conversation on.
-INSERT_MESSAGE_AND_BUMP = """
-    WITH message AS (
-        INSERT INTO messages (
-            tenant_id, id, conversation_id, channel_id, direction, provider_sid, body, media,
-            content_sid, content_variables, details, status, status_times, error_message,
-            send_attempts, created_at
-        ) VALUES (
-            %(tenant_id)s, %(message_id)s, %(conversation_id)s, %(channel_id)s, 'inbound', %(sid)s,
-            %(body)s, %(media)s, '', '{}'::jsonb, %(details)s, 'received', %(status_times)s, '', 0, %(now)s
-        )
-        ON CONFLICT (tenant_id, provider_sid) WHERE provider_sid IS NOT NULL DO NOTHING
-        RETURNING id, conversation_id
-    ), bump AS (
-        UPDATE conversations c SET
-            last_inbound_at = GREATEST(c.last_inbound_at, %(now)s),
-            last_message_at = GREATEST(c.last_message_at, %(now)s),
-            last_message_preview = %(preview)s,
-            unread_count = c.unread_count + 1,
-            status = CASE WHEN c.status IN ('resolved', 'snoozed') THEN 'open'::conversation_status
-                          ELSE c.status END
-        FROM message
-        WHERE c.tenant_id = %(tenant_id)s AND c.id = message.conversation_id
-        RETURNING c.id
-    )
-    SELECT id FROM message
-"""
-INSERT_MEDIA = """
-    INSERT INTO message_media
-        (tenant_id, id, message_id, position, content_type, filename, source_url, storage_key, state, error, created_at)
-    VALUES (%(tenant_id)s, %(id)s, %(message_id)s, %(position)s, %(content_type)s, '', %(url)s, '', 'pending', '', %(now)s)
 """
 
 
@@ -166,38 +126,23 @@ async def record_inbound(
 ) -> Recorded | None:
     """Store one inbound WhatsApp message; None when this MessageSid was already stored.
 
-    `conn` is in a transaction; this scopes it to the channel's tenant before writing.
+    `conn` is in autocommit mode: the one statement is its own transaction, scoped to the
+    channel's tenant.
     """
-    tenant_id = channel.tenant_id
-    await set_tenant(conn, tenant_id)
-    cursor = await conn.execute(
-        UPSERT_CONTACT_AND_CONVERSATION,
-        {
-            "tenant_id": tenant_id,
-            "contact_id": uuid.uuid4(),
-            "conversation_id": uuid.uuid4(),
-            "channel_id": channel.id,
-            "phone": customer_phone(params),
-            "wa_id": params.get("WaId", ""),
-            "profile_name": params.get("ProfileName", "").strip()[:200],
-            "now": now,
-        },
-        prepare=True,
-    )
-    row = await cursor.fetchone()
-    assert row is not None
-    conversation_id, contact_id = row
     body = params.get("Body", "")
     media = _media(params)
     details = _details(params)
-    message_id = uuid.uuid4()
     cursor = await conn.execute(
-        INSERT_MESSAGE_AND_BUMP,
+        RECORD_INBOUND,
         {
-            "tenant_id": tenant_id,
-            "message_id": message_id,
-            "conversation_id": conversation_id,
+            "tenant_id": channel.tenant_id,
             "channel_id": channel.id,
+            "contact_id": uuid.uuid4(),
+            "conversation_id": uuid.uuid4(),
+            "message_id": uuid.uuid4(),
+            "phone": customer_phone(params),
+            "wa_id": params.get("WaId", ""),
+            "profile_name": params.get("ProfileName", "").strip()[:200],
             "sid": params["MessageSid"],
             "body": body,
             "media": Jsonb(media),
@@ -208,25 +153,11 @@ async def record_inbound(
         },
         prepare=True,
     )
-    if await cursor.fetchone() is None:
+    row = await cursor.fetchone()
+    if row is None:
         return None
-    media_ids = []
-    for position, item in enumerate(media):
-        media_id = uuid.uuid4()
-        await conn.execute(
-            INSERT_MEDIA,
-            {
-                "tenant_id": tenant_id,
-                "id": media_id,
-                "message_id": message_id,
-                "position": position,
-                "content_type": item["content_type"],
-                "url": item["url"],
-                "now": now,
-            },
-        )
-        media_ids.append(media_id)
-    return Recorded(message_id, conversation_id, contact_id, media_ids)
+    message_id, conversation_id, contact_id, media_ids = row
+    return Recorded(message_id, conversation_id, contact_id, list(media_ids))
 
 
 def _rank_of(column: Any) -> Any:
