@@ -10,7 +10,11 @@ from __future__ import annotations
 import procrastinate
 
 from clientcompass.config import Settings
+from clientcompass.contacts import tasks as contacts_tasks
 from clientcompass.db import libpq_url
+from clientcompass.documents import reminder_tasks as document_reminder_tasks
+from clientcompass.documents import reply_tasks as document_reply_tasks
+from clientcompass.inbox import tasks as inbox_tasks
 from clientcompass.mail import send_mail
 from clientcompass.whatsapp import tasks as whatsapp_tasks
 from clientcompass.whatsapp import template_tasks
@@ -33,4 +37,8 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
 
     whatsapp_tasks.register(job_app, resources)
     template_tasks.register(job_app, resources)
+    contacts_tasks.register(job_app, resources)
+    inbox_tasks.register(job_app, resources)
+    document_reply_tasks.register(job_app, resources)
+    document_reminder_tasks.register(job_app, resources)
     return job_app, resources

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 
 from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
@@ -62,7 +62,7 @@ def summary(document: Document, today: date) -> DocumentSummary:
     )
 
 
-def _status_condition(kind: Kind, status: str, today: date) -> ColumnElement[bool]:
+def status_condition(kind: Kind, status: str, today: date) -> ColumnElement[bool]:
     """Computed statuses as SQL: overdue and expired are dates passed on waiting documents,
     and a waiting document past its date shows as overdue/expired, not as its stored status."""
     if status == OVERDUE:
@@ -78,6 +78,22 @@ def _status_condition(kind: Kind, status: str, today: date) -> ColumnElement[boo
     if kind is Kind.QUOTE and status in AWAITING_ANSWER:
         return and_(condition, or_(Document.valid_until.is_(None), Document.valid_until >= today))
     return condition
+
+
+def filtered(tenant_id: uuid.UUID, kind: Kind, filters: Filters, today: date) -> Select[Document]:
+    """The tenant's documents of one kind that match the filters (the list and the export)."""
+    query = (
+        select(Document).where(Document.tenant_id == tenant_id).where(Document.kind == kind.value)
+    )
+    if filters.status:
+        query = query.where(status_condition(kind, filters.status, today))
+    if filters.contact_id is not None:
+        query = query.where(Document.contact_id == filters.contact_id)
+    if filters.date_from is not None:
+        query = query.where(Document.issue_date >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(Document.issue_date <= filters.date_to)
+    return query
 
 
 def encode_cursor(document: Document) -> str:
@@ -100,19 +116,7 @@ async def list_documents(
     assert uow.tenant_id is not None
     profile = await business.profile_of(uow, uow.tenant_id)
     today = business_today(profile.timezone, uow.now)
-    query = (
-        select(Document)
-        .where(Document.tenant_id == uow.tenant_id)
-        .where(Document.kind == kind.value)
-    )
-    if filters.status:
-        query = query.where(_status_condition(kind, filters.status, today))
-    if filters.contact_id is not None:
-        query = query.where(Document.contact_id == filters.contact_id)
-    if filters.date_from is not None:
-        query = query.where(Document.issue_date >= filters.date_from)
-    if filters.date_to is not None:
-        query = query.where(Document.issue_date <= filters.date_to)
+    query = filtered(uow.tenant_id, kind, filters, today)
     if cursor:
         query = query.where(
             tuple_(Document.issue_date, Document.created_at, Document.id)

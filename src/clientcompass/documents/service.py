@@ -385,9 +385,10 @@ def pdf_key(document: Document) -> str:
     return f"{document.tenant_id}/documents/{document.id}.pdf"
 
 
-async def render_pdf(
+async def printable(
     uow: UnitOfWork, keyring: Keyring, loaded: Loaded, *, reprint: bool = False
-) -> bytes:
+) -> pdf.DocumentData:
+    """What the document prints (the PDF and the public page show the same)."""
     document = loaded.document
     profile = await business.profile_of(uow, document.tenant_id)
     original = (
@@ -395,7 +396,7 @@ async def render_pdf(
         if document.kind == Kind.CREDIT_NOTE and document.source_id
         else None
     )
-    data = document_data(
+    return document_data(
         document,
         loaded.lines,
         profile,
@@ -403,6 +404,12 @@ async def render_pdf(
         original=original,
         reprint=reprint,
     )
+
+
+async def render_pdf(
+    uow: UnitOfWork, keyring: Keyring, loaded: Loaded, *, reprint: bool = False
+) -> bytes:
+    data = await printable(uow, keyring, loaded, reprint=reprint)
     # Typst releases the GIL: render off the event loop so other requests carry on.
     return await anyio.to_thread.run_sync(pdf.render, data)
 

@@ -20,9 +20,18 @@ from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.business import api as business_api
 from clientcompass.business import views as business_views
 from clientcompass.config import SANDBOX_MOUNT, Settings
+from clientcompass.contacts import api as contacts_api
+from clientcompass.contacts import views as contacts_views
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, FastPath, create_engine
 from clientcompass.documents import api as documents_api
+from clientcompass.documents import export_views as documents_export_views
+from clientcompass.documents import public_views as documents_public_views
+from clientcompass.documents import send_api as documents_send_api
+from clientcompass.documents import settings_views as documents_settings_views
+from clientcompass.documents import views as documents_views
+from clientcompass.inbox import action_views as inbox_action_views
+from clientcompass.inbox import api as inbox_api
 from clientcompass.inbox import views as inbox_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
 from clientcompass.redis import create_redis
@@ -40,6 +49,7 @@ from clientcompass.whatsapp import api as whatsapp_api
 from clientcompass.whatsapp import templates_api, templates_views
 from clientcompass.whatsapp import views as whatsapp_views
 from clientcompass.whatsapp import webhooks as whatsapp_webhooks
+from clientcompass.whatsapp.events import Announcer
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -98,6 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
         twilio = work.twilio_client(settings)
         fast = FastPath(settings.app_database_url(), max_size=settings.database_pool_size)
         await fast.open()
+        announcer = Announcer(redis)
+        announcer.start()
         async with job_app.open_async():
             app.state.cc = AppState(
                 settings=settings,
@@ -112,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
                 metrics=whatsapp_metrics,
                 twilio=twilio,
                 fast=fast,
+                announcer=announcer,
             )
             try:
                 yield
@@ -119,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
                 if standin is not None:
                     # Starlette does not run a mounted app's lifespan: stop its deliveries here.
                     await standin.state.standin.aclose()
+                await announcer.close()
                 await fast.close()
                 await twilio.http.aclose()
                 await redis.aclose()
@@ -133,20 +147,32 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Added first, so it runs inside RequestMiddleware (request id, access log, metrics).
+    app.add_middleware(whatsapp_webhooks.InboundFastLane)
     app.add_middleware(RequestMiddleware, settings=settings, metrics=metrics)
 
     # Routers carry their full prefix, so a route's `path` is its whole template (metrics).
     for router in (
+        # The status webhook first: a hot path should not be matched against every route.
+        whatsapp_webhooks.router,
         accounts_api.router,
         business_api.router,
         team_api.router,
         whatsapp_api.router,
+        contacts_api.router,
         templates_api.router,
+        inbox_api.router,
+        documents_export_views.router,  # before the /{id} routes: "export.csv" is no id
         documents_api.router,
-        whatsapp_webhooks.router,
+        documents_public_views.router,
+        documents_settings_views.router,
+        documents_send_api.router,
         whatsapp_views.router,
         templates_views.router,
         inbox_views.router,
+        inbox_action_views.router,
+        contacts_views.router,
+        documents_views.router,
         *([sandbox_views.router] if settings.sandbox_enabled else []),
         ops.router,
         accounts_views.router,

@@ -105,7 +105,7 @@ class RequestMiddleware:
         headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
         headers["x-content-type-options"] = "nosniff"
         headers["x-frame-options"] = "DENY"
-        headers["referrer-policy"] = "strict-origin-when-cross-origin"
+        headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
         headers["permissions-policy"] = "camera=(), microphone=(), geolocation=()"
         headers["cross-origin-opener-policy"] = "same-origin"
         if self.hsts:

@@ -1,4 +1,4 @@
-"""The app shell's sections. Later issues fill Contacts, Quotes, Invoices and Templates."""
+"""The app shell's own pages: home, the settings entry and the deletion notice."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ from clientcompass.web.auth import CurrentPrincipal, OptionalPrincipal
 from clientcompass.web.render import redirect, render
 
 router = APIRouter(include_in_schema=False)
-
-SECTIONS = {
-    "contacts": ("Contacts", "Customers who message you, or whom you add, will be listed here."),
-    "quotes": ("Quotes", "Quotes you create and send on WhatsApp will be listed here."),
-    "invoices": ("Invoices", "Invoices and their payments will be listed here."),
-}
 
 
 @router.get("/")
@@ -32,15 +26,3 @@ async def settings_home(principal: CurrentPrincipal) -> Response:
 @router.get("/deletion.html")
 async def deletion(request: Request, principal: OptionalPrincipal) -> Response:
     return render(request, "deletion.html")
-
-
-def _section_view(slug: str, title: str, empty: str) -> None:
-    async def view(request: Request, principal: CurrentPrincipal) -> Response:
-        return render(request, "section.html", {"section": slug, "title": title, "empty": empty})
-
-    view.__name__ = f"{slug}_page"
-    router.add_api_route(f"/{slug}", view, methods=["GET"])
-
-
-for _slug, (_title, _empty) in SECTIONS.items():
-    _section_view(_slug, _title, _empty)

@@ -44,9 +44,13 @@ def backoff(attempt: int) -> timedelta:
 
 
 async def enqueue(
-    uow: UnitOfWork, actor: Principal, conversation_id: uuid.UUID, outgoing: Outgoing
+    uow: UnitOfWork, actor: Principal | None, conversation_id: uuid.UUID, outgoing: Outgoing
 ) -> Message:
-    """Accept a message for sending: checks the window, stores it `queued`, defers the send."""
+    """Accept a message for sending: checks the window, stores it `queued`, defers the send.
+
+    `actor` is the member who wrote it; None for what the app sends by itself (reminders).
+    """
+    assert uow.tenant_id is not None
     conversation, _contact = await find_conversation_contact(uow, conversation_id)
     if not (outgoing.body.strip() or outgoing.media_ids or outgoing.content_sid):
         raise InvalidInput("Type a message, attach a file or choose a template.", field="body")
@@ -56,7 +60,7 @@ async def enqueue(
     if not outgoing.content_sid and not state.is_open:
         raise WindowClosed(closed_window_message(state), field="body")
     message = Message(
-        tenant_id=actor.tenant_id,
+        tenant_id=uow.tenant_id,
         id=uuid.uuid4(),
         conversation_id=conversation.id,
         channel_id=conversation.channel_id,
@@ -72,7 +76,7 @@ async def enqueue(
         status=MessageStatus.QUEUED,
         status_times={MessageStatus.QUEUED.value: uow.now.isoformat()},
         error_message="",
-        author_id=actor.user_id,
+        author_id=actor.user_id if actor else None,
         send_attempts=0,
         next_attempt_at=uow.now,
         created_at=uow.now,
@@ -93,7 +97,7 @@ async def enqueue(
     conversation.last_message_at = uow.now
     conversation.last_message_preview = (message.body or "📎 Attachment")[:200]
     await uow.session.flush()
-    uow.defer_job(SEND_TASK, tenant_id=str(actor.tenant_id), message_id=str(message.id))
+    uow.defer_job(SEND_TASK, tenant_id=str(uow.tenant_id), message_id=str(message.id))
     return message
 
 

@@ -65,11 +65,26 @@ async def upload(
     signatures = SENDABLE_TYPES[content_type]
     if signatures and not data.startswith(signatures):
         raise InvalidInput(f"That file is not a real {content_type} file.", field="file")
+    return await store_file(
+        uow, actor.tenant_id, storage, filename=filename, content_type=content_type, data=data
+    )
+
+
+async def store_file(
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    storage: Storage,
+    *,
+    filename: str,
+    content_type: str,
+    data: bytes,
+) -> MessageMedia:
+    """Keep a file the app itself made (a document's PDF) to send, as an upload is kept."""
     media_id = uuid.uuid4()
-    key = f"{actor.tenant_id}/out/{media_id}"
+    key = f"{tenant_id}/out/{media_id}"
     storage.put(key, data)
     item = MessageMedia(
-        tenant_id=actor.tenant_id,
+        tenant_id=tenant_id,
         id=media_id,
         message_id=None,
         position=0,

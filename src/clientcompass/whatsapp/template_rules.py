@@ -163,7 +163,14 @@ def _placeholder(number: int | str) -> str:
     return "{{" + str(number) + "}}"
 
 
-def _check_body(kind: TemplateKind, body: str, variables: Mapping[str, str]) -> dict[str, str]:
+EDGE_PLACEHOLDER = re.compile(r"^\s*\{\{\d+\}\}|\{\{\d+\}\}\s*$")
+ADJACENT_PLACEHOLDERS = re.compile(r"\{\{\d+\}\}\s*\{\{\d+\}\}")
+
+
+def _check_body(
+    kind: TemplateKind, body: str, variables: Mapping[str, str], button_numbers: list[int]
+) -> dict[str, str]:
+    """The text and the samples of every placeholder, the body's and the buttons' ids'."""
     errors: dict[str, str] = {}
     limit = BODY_LIMITS[kind]
     if not body.strip():
@@ -172,22 +179,30 @@ def _check_body(kind: TemplateKind, body: str, variables: Mapping[str, str]) -> 
     if len(body) > limit:
         errors["body"] = f"WhatsApp allows at most {limit} characters here ({len(body)} now)."
     found = scan(body)
+    numbers = sorted(set(found.numbers) | set(button_numbers))
     if found.malformed:
         errors["body"] = (
             f"{found.malformed[0]} is not a placeholder WhatsApp accepts: "
             "use numbers in double braces, like {{1}}, {{2}}."
         )
-    elif found.numbers:
-        missing = [n for n in range(1, found.numbers[-1] + 1) if n not in found.numbers]
+    elif EDGE_PLACEHOLDER.search(body):
+        errors["body"] = (
+            "WhatsApp rejects a template whose text starts or ends with a placeholder: "
+            "add a few words before or after it."
+        )
+    elif ADJACENT_PLACEHOLDERS.search(body):
+        errors["body"] = "WhatsApp rejects two placeholders next to each other: put words between."
+    elif numbers:
+        missing = [n for n in range(1, numbers[-1] + 1) if n not in numbers]
         if missing:
             errors["body"] = (
                 f"Placeholders must be numbered 1, 2, 3… without gaps: "
                 f"{_placeholder(missing[0])} is missing."
             )
-        elif len(found.numbers) > MAX_VARIABLES:
+        elif len(numbers) > MAX_VARIABLES:
             errors["body"] = f"WhatsApp allows at most {MAX_VARIABLES} placeholders."
-    wanted = {str(n) for n in found.numbers}
-    for number in found.numbers:
+    wanted = {str(n) for n in numbers}
+    for number in numbers:
         sample = variables.get(str(number), "").strip()
         if not sample:
             errors[f"variables.{number}"] = (
@@ -203,6 +218,11 @@ def _check_body(kind: TemplateKind, body: str, variables: Mapping[str, str]) -> 
                 f"The text has no {_placeholder(key)}; remove this sample or add the placeholder."
             )
     return errors
+
+
+def _button_numbers(actions: list[dict[str, str]]) -> list[int]:
+    """Placeholders in quick-reply ids, e.g. `accept:{{5}}`: filled per send like the body's."""
+    return scan(" ".join(action.get("id", "") for action in actions)).numbers
 
 
 def _web_address_problem(value: str) -> str:
@@ -325,8 +345,9 @@ def check(draft: TemplateDraft) -> Checked:
     except ValueError:
         errors["kind"] = "Choose a kind: text, media, quick_reply or call_to_action."
         kind = TemplateKind.TEXT
-    errors.update(_check_body(kind, draft.body, draft.variables))
     actions = _check_buttons(kind, draft.buttons, errors)
+    button_numbers = _button_numbers(actions) if kind is TemplateKind.QUICK_REPLY else []
+    errors.update(_check_body(kind, draft.body, draft.variables, button_numbers))
     media_url = draft.media_url.strip()
     if kind is TemplateKind.MEDIA:
         problem = _web_address_problem(media_url) if media_url else "Give the file's web address."
@@ -336,7 +357,7 @@ def check(draft: TemplateDraft) -> Checked:
         errors["media_url"] = "Only media templates carry a file; choose the media kind."
     if errors:
         raise TemplateInvalid(errors)
-    wanted = {str(n) for n in scan(draft.body).numbers}
+    wanted = {str(n) for n in [*scan(draft.body).numbers, *button_numbers]}
     return Checked(
         name=name,
         language=language,
@@ -390,9 +411,15 @@ def not_approved_message(template: MessageTemplate) -> str:
     return f"{head} {hint}".strip()
 
 
+def template_numbers(template: MessageTemplate) -> list[int]:
+    """Every placeholder a send fills: the text's and the quick-reply ids' (`accept:{{5}}`)."""
+    return sorted(set(scan(template.body).numbers) | set(_button_numbers(template.actions)))
+
+
 def send_values(template: MessageTemplate, variables: Mapping[str, str]) -> dict[str, str]:
-    """The values for each `{{n}}`, all filled and in a shape WhatsApp accepts."""
-    numbers = [str(n) for n in scan(template.body).numbers]
+    """The values for each `{{n}}` of the text and the buttons' ids, all filled and in a shape
+    WhatsApp accepts."""
+    numbers = [str(n) for n in template_numbers(template)]
     unknown = [key for key in variables if key not in numbers]
     if unknown:
         raise InvalidInput(

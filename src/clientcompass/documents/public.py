@@ -1,0 +1,209 @@
+"""The customer's public link to one document: signed, expiring, and no login.
+
+The token names the tenant and the document (`links.sign` with the purpose "document"), so
+a forged, altered or expired token is refused before any database lookup, and everything
+the page reads goes through a unit of work scoped to the token's tenant: a token that pairs
+one business with another business's document id finds nothing (RLS and the query agree).
+
+The page shows what the PDF prints and nothing more: no other documents, customers or ids.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from clientcompass import links
+from clientcompass.auth.principal import AuthMethod, Principal
+from clientcompass.business import service as business
+from clientcompass.config import Settings
+from clientcompass.crypto import Keyring
+from clientcompass.db import UnitOfWork
+from clientcompass.documents import pdf, quotes
+from clientcompass.documents.money import format_zar
+from clientcompass.documents.output import TITLES
+from clientcompass.documents.service import Kind, get_document, load, printable
+from clientcompass.documents.status import (
+    AWAITING_ANSWER,
+    LABELS,
+    balance_cents,
+    business_today,
+    effective_status,
+)
+from clientcompass.errors import NotFound
+from clientcompass.inbox import service as inbox
+from clientcompass.models import Conversation, Document, DocumentStatus, Role
+from clientcompass.whatsapp import events
+
+PURPOSE = "document"
+DEFAULT_LIFETIME_SECONDS = 60 * 24 * 3600  # 60 days: long enough to pay a slow invoice
+TEAM_NOTE_AUTHOR = "Client Compass"
+NOT_FOUND = "This link is not valid or has expired. Ask the business to send it again."
+# Link-preview fetchers (WhatsApp shows a preview of a link in a chat) are not the customer
+# opening the document, so they must not mark it viewed.
+PREVIEW_AGENTS = re.compile(
+    r"whatsapp|facebookexternalhit|facebot|twitterbot|slackbot|telegrambot|discordbot|"
+    r"linkedinbot|skypeuripreview|googlebot|bingbot|applebot|bot/|\bbot\b|crawler|spider",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class PublicRef:
+    """What a valid token grants: one document of one tenant."""
+
+    tenant_id: uuid.UUID
+    document_id: uuid.UUID
+
+
+def public_token(
+    settings: Settings, document: Document, *, lifetime: int = DEFAULT_LIFETIME_SECONDS
+) -> str:
+    """A signed token for the document's public page, valid for `lifetime` seconds."""
+    return links.sign(
+        settings.secret_key, PURPOSE, document.tenant_id, document.id, lifetime=lifetime
+    )
+
+
+def public_link(settings: Settings, document: Document) -> str:
+    """The link sent to the customer (e.g. with the document on WhatsApp)."""
+    return f"{settings.base_url}/d/{public_token(settings, document)}"
+
+
+def read_public_token(settings: Settings, token: str) -> PublicRef | None:
+    """The document a token grants, or None when it is forged, altered, malformed or expired."""
+    if len(token) > 200:
+        return None
+    granted = links.read(settings.secret_key, PURPOSE, token)
+    return None if granted is None else PublicRef(*granted)
+
+
+def is_link_preview(user_agent: str) -> bool:
+    return bool(PREVIEW_AGENTS.search(user_agent))
+
+
+@dataclass(frozen=True)
+class PublicView:
+    """Everything the public page shows, formatted as the PDF prints it."""
+
+    data: pdf.DocumentData
+    kind: str
+    title: str
+    status: str
+    status_label: str
+    can_answer: bool
+    has_logo: bool
+    paid: str = ""
+    credited: str = ""
+    balance: str = ""
+    owes: bool = False  # an invoice with a balance: the page shows how to pay
+
+
+async def issued_document(uow: UnitOfWork, document_id: uuid.UUID) -> Document:
+    """The document, if it was ever issued: a draft has no public page."""
+    try:
+        document = await get_document(uow, document_id)
+    except NotFound as error:
+        raise NotFound(NOT_FOUND) from error
+    if document.status == DocumentStatus.DRAFT.value or document.number is None:
+        raise NotFound(NOT_FOUND)
+    return document
+
+
+async def view(uow: UnitOfWork, keyring: Keyring, document_id: uuid.UUID) -> PublicView:
+    """The page's content for one issued document of the unit's tenant."""
+    document = await issued_document(uow, document_id)
+    loaded = await load(uow, document.id)
+    profile = await business.profile_of(uow, document.tenant_id)
+    kind = Kind(document.kind)
+    data = await printable(uow, keyring, loaded)
+    status = effective_status(document, business_today(profile.timezone, uow.now))
+    title = TITLES[kind]
+    if kind is Kind.INVOICE and profile.vat_number:
+        title = "Tax Invoice"
+    invoice = kind is Kind.INVOICE
+    return PublicView(
+        data=data,
+        kind=kind.value,
+        title=title,
+        status=status,
+        status_label=LABELS.get(status, status.replace("_", " ").capitalize()),
+        can_answer=kind is Kind.QUOTE and status in AWAITING_ANSWER,
+        has_logo=profile.logo is not None,
+        paid=format_zar(document.paid_cents) if invoice and document.paid_cents else "",
+        credited=format_zar(document.credited_cents) if invoice and document.credited_cents else "",
+        balance=format_zar(balance_cents(document)) if invoice else "",
+        owes=invoice
+        and balance_cents(document) > 0
+        and document.status != DocumentStatus.VOIDED.value,
+    )
+
+
+async def record_view(uow: UnitOfWork, document_id: uuid.UUID) -> None:
+    """The customer opened the link: "viewed", recorded once (quotes.mark_viewed)."""
+    await issued_document(uow, document_id)
+    await quotes.mark_viewed(uow, document_id)
+
+
+async def answer(
+    uow: UnitOfWork, redis: Redis, document_id: uuid.UUID, choice: quotes.Answer
+) -> quotes.Answered:
+    """The customer's Accept or Decline on the public page; repeating an answer changes
+    nothing. A new answer is told to the team (a note in the customer's thread, and a live
+    event) as an answer on WhatsApp is."""
+    document = await issued_document(uow, document_id)
+    if document.kind != Kind.QUOTE.value:
+        raise NotFound(NOT_FOUND)
+    answered = await quotes.answer(uow, document.id, choice, via="link")
+    if answered.changed:
+        await _tell_team(uow, redis, answered.document, choice)
+    return answered
+
+
+async def _tell_team(uow: UnitOfWork, redis: Redis, quote: Document, choice: quotes.Answer) -> None:
+    done = "accepted" if choice is quotes.Answer.ACCEPT else "declined"
+    conversation = await uow.session.scalar(
+        select(Conversation)
+        .where(Conversation.tenant_id == quote.tenant_id)
+        .where(Conversation.contact_id == quote.contact_id)
+        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.created_at)
+        .limit(1)
+    )
+    if conversation is not None and quote.created_by is not None:
+        actor = Principal(
+            quote.tenant_id,
+            quote.created_by,
+            Role.AGENT,
+            TEAM_NOTE_AUTHOR,
+            "",
+            AuthMethod.API_TOKEN,
+        )
+        note = f"The customer {done} quote {quote.number} through its link."
+        await inbox.add_note(uow, redis, actor, conversation.id, note)
+    tenant_id, quote_id, number = quote.tenant_id, quote.id, quote.number
+    conversation_id = str(conversation.id) if conversation is not None else ""
+
+    async def publish() -> None:
+        await events.publish(
+            redis,
+            tenant_id,
+            f"document.{done}",
+            document_id=str(quote_id),
+            number=number,
+            conversation_id=conversation_id,
+        )
+
+    uow.on_commit(publish)
+
+
+async def logo(uow: UnitOfWork) -> tuple[bytes, str] | None:
+    """The business's logo for the page header, if it has one."""
+    assert uow.tenant_id is not None
+    profile = await business.profile_of(uow, uow.tenant_id)
+    if profile.logo is None:
+        return None
+    return profile.logo, profile.logo_content_type or "image/png"
