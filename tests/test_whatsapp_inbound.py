@@ -240,6 +240,13 @@ def test_a_new_message_reopens_a_resolved_conversation(
         and again["unread_count"] == 2
     )
     assert again["last_message_preview"] == "second"
+    events = owner_conn.execute(
+        "select kind, data->>'reason', data->>'was' from conversation_events"
+        " where conversation_id = %s",
+        (conversation["id"],),
+    ).fetchall()
+    assert events == [("reopened", "message", "resolved")]
+    assert "Reopened: the customer wrote again" in client.get(f"/inbox/{conversation['id']}").text
 
 
 def test_the_inbound_fast_lane_keeps_the_common_request_handling(

@@ -165,7 +165,12 @@ def _happening(event: ConversationEvent, tz: ZoneInfo, now: datetime) -> Happeni
     elif kind is EventKind.UNASSIGNED:
         text = f"{by} unassigned this"
     elif kind is EventKind.REOPENED:
-        text = f"{by} reopened this" if data.get("by") else "Reopened: the snooze ended"
+        if data.get("by"):
+            text = f"{by} reopened this"
+        elif data.get("reason") == "message":
+            text = "Reopened: the customer wrote again"
+        else:
+            text = "Reopened: the snooze ended"
     elif kind is EventKind.STATUS and data.get("status") == "snoozed":
         until = datetime.fromisoformat(str(data["until"])) if data.get("until") else None
         text = f"{by} snoozed this until {time_label(until, tz, now) or 'later'}"

@@ -46,6 +46,7 @@ LANGUAGE plpgsql SECURITY INVOKER SET search_path = public AS $$
 #variable_conflict use_column
 DECLARE
     v_conversation uuid;
+    v_status conversation_status;
     v_contact uuid;
     v_profile_name text;
     v_wa_id text;
@@ -79,7 +80,7 @@ BEGIN
         WHERE c.tenant_id = p_tenant_id AND c.id = v_contact;
     END IF;
 
-    SELECT v.id INTO v_conversation FROM conversations v
+    SELECT v.id, v.status INTO v_conversation, v_status FROM conversations v
     WHERE v.tenant_id = p_tenant_id AND v.channel_id = p_channel_id AND v.contact_id = v_contact;
     IF NOT FOUND THEN
         INSERT INTO conversations AS v (tenant_id, id, channel_id, contact_id, status,
@@ -115,8 +116,17 @@ BEGIN
         last_message_preview = p_preview,
         unread_count = c.unread_count + 1,
         status = CASE WHEN c.status IN ('resolved', 'snoozed') THEN 'open'::conversation_status
-                      ELSE c.status END
+                      ELSE c.status END,
+        snoozed_until = CASE WHEN c.status IN ('resolved', 'snoozed') THEN NULL
+                             ELSE c.snoozed_until END
     WHERE c.tenant_id = p_tenant_id AND c.id = v_conversation;
+
+    IF v_status IN ('resolved', 'snoozed') THEN  -- the thread shows why it is open again
+        INSERT INTO conversation_events (tenant_id, id, conversation_id, kind, body, author_id,
+                                         data, created_at)
+        VALUES (p_tenant_id, gen_random_uuid(), v_conversation, 'reopened', '', NULL,
+                jsonb_build_object('reason', 'message', 'was', v_status::text), p_now);
+    END IF;
 
     FOR v_item IN
         SELECT value, ordinality - 1 AS position FROM jsonb_array_elements(p_media) WITH ORDINALITY
