@@ -1,7 +1,7 @@
 """The shared inbox at scale: 1,000 tenants and 1,000,000 messages, the largest tenant with
 50,000 conversations. Measures the server's answer time (one keep-alive connection, so a
 request never waits behind another) for the list's first page, a deep keyset page (half way
-down the largest tenant), a conversation of 500 messages (the thread shows its newest 100;
+down the largest tenant), a conversation of 500 messages (the thread shows its newest 50;
 older pages load on demand), full-text searches (a message word, a contact's name and
 number), and the time from a signed inbound webhook to its event on an open SSE connection.
 

@@ -20,7 +20,9 @@ from clientcompass.models import Message, MessageMedia, MessageStatus
 from clientcompass.whatsapp.errors import explain
 from clientcompass.whatsapp.schemas import MediaOut, MessageOut
 
-PAGE = 100
+# A phone shows about ten bubbles: fifty is plenty to scroll, and earlier pages load on
+# demand (bench/inbox: the first page's cost grows with its length).
+PAGE = 50
 
 
 @dataclass(frozen=True)
