@@ -236,6 +236,15 @@ def test_a_phone_walks_from_the_list_to_a_thread_replies_and_comes_back(
         expect(page.get_by_test_id("conversations")).to_be_hidden()
         expect(page.get_by_test_id("thread")).to_contain_text("Is the electrician free today?")
         assert_fits_phone(page, "/inbox/{id}")
+        # The contact's card is beside the thread: shown and edited in place.
+        page.get_by_text("Contact details", exact=True).tap()
+        card = page.get_by_test_id("contact-panel")
+        expect(card).to_contain_text(phone)
+        card.get_by_text("Edit details", exact=True).tap()
+        card.locator('[name="name"]').fill("Sipho Dlamini")
+        card.get_by_role("button", name="Save").tap()
+        expect(page.get_by_test_id("contact-panel")).to_contain_text("Sipho Dlamini")
+        assert_fits_phone(page, "/inbox/{id} with the contact card")
         # `/shortcut` offers the canned response; tapping it fills the reply.
         page.get_by_test_id("reply").fill("/aft")
         suggestion = page.locator("[data-canned-suggestions] button")
