@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SKIP = {"harness"}
+SKIP = {"harness", "loadgen", "ceiling"}  # helpers of the benchmarks, not benchmarks
 
 
 def names() -> list[str]:
