@@ -316,6 +316,30 @@ async def convert_quote(
     return await _act(request, state, principal, Kind.QUOTE, document_id, "convert", run, values)
 
 
+async def _form_refused(
+    request: Request,
+    state: AppState,
+    principal: Principal,
+    document_id: uuid.UUID,
+    form: str,
+    errors: dict[str, str],
+    typed: dict[str, str],
+) -> Response:
+    """The invoice page again with the form open, its first problem shown and what was typed."""
+    field, message = next(iter(errors.items()))
+    return await document_page(
+        request,
+        state,
+        principal,
+        Kind.INVOICE,
+        document_id,
+        errors={form: message, f"{form}.{field}": message},
+        form=form,
+        typed=typed,
+        status=422,
+    )
+
+
 @router.post("/invoices/{document_id:uuid}/payments")
 async def record_payment(
     document_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
@@ -331,18 +355,8 @@ async def record_payment(
         },
     )
     if data is None:
-        field, message = next(iter(errors.items()))
-        errors = {"payment": message, f"payment.{field}": message}
-        return await document_page(
-            request,
-            state,
-            principal,
-            Kind.INVOICE,
-            document_id,
-            errors=errors,
-            form="payment",
-            typed=values,
-            status=422,
+        return await _form_refused(
+            request, state, principal, document_id, "payment", errors, values
         )
 
     async def run(uow: UnitOfWork) -> str:
@@ -367,19 +381,7 @@ async def issue_credit_note(
     if data is not None and partial and not data.lines:
         data, errors = None, {"lines": "Add the line(s) to credit, or choose the whole invoice."}
     if data is None:
-        field, message = next(iter(errors.items()))
-        errors = {"credit": message, f"credit.{field}": message}
-        return await document_page(
-            request,
-            state,
-            principal,
-            Kind.INVOICE,
-            document_id,
-            errors=errors,
-            form="credit",
-            typed=values,
-            status=422,
-        )
+        return await _form_refused(request, state, principal, document_id, "credit", errors, values)
 
     async def run(uow: UnitOfWork) -> str:
         note = await credit_notes.issue_credit_note(

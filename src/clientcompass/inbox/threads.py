@@ -18,6 +18,7 @@ from clientcompass.db import UnitOfWork
 from clientcompass.inbox.listing import Cursor
 from clientcompass.models import Message, MessageMedia, MessageStatus
 from clientcompass.whatsapp.errors import explain
+from clientcompass.whatsapp.queries import media_out
 from clientcompass.whatsapp.schemas import MediaOut, MessageOut
 
 # A phone shows about ten bubbles: fifty is plenty to scroll, and earlier pages load on
@@ -29,17 +30,6 @@ PAGE = 50
 class MessagePage:
     messages: list[MessageOut]
     earlier: Cursor | None
-
-
-def _media_out(item: MessageMedia) -> MediaOut:
-    return MediaOut(
-        id=item.id,
-        content_type=item.content_type,
-        size=item.size,
-        filename=item.filename,
-        state=item.state.value,
-        url=f"/media/{item.id}",
-    )
 
 
 def _message_out(row: Row[Any], files: list[MediaOut]) -> MessageOut:
@@ -104,6 +94,6 @@ async def latest(
             .order_by(MessageMedia.position)
         ):
             if item.message_id is not None:
-                files.setdefault(item.message_id, []).append(_media_out(item))
+                files.setdefault(item.message_id, []).append(media_out(item))
     earlier = Cursor(rows[0].created_at, rows[0].id) if more and rows else None
     return MessagePage([_message_out(row, files.get(row.id, [])) for row in rows], earlier)

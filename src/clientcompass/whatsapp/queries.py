@@ -50,18 +50,20 @@ def conversation_out(
     )
 
 
+def media_out(item: MessageMedia) -> MediaOut:
+    """A stored file as the thread shows it, served by this app at `/media/{id}`."""
+    return MediaOut(
+        id=item.id,
+        content_type=item.content_type,
+        size=item.size,
+        filename=item.filename,
+        state=item.state.value,
+        url=f"/media/{item.id}",
+    )
+
+
 def message_out(message: Message, media: list[MessageMedia]) -> MessageOut:
-    files = [
-        MediaOut(
-            id=item.id,
-            content_type=item.content_type,
-            size=item.size,
-            filename=item.filename,
-            state=item.state.value,
-            url=f"/media/{item.id}",
-        )
-        for item in media
-    ] or [
+    files = [media_out(item) for item in media] or [
         MediaOut(url=str(entry.get("url", "")), content_type=str(entry.get("content_type", "")))
         for entry in message.media
     ]
