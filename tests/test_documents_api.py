@@ -149,6 +149,49 @@ def test_accepted_quote_becomes_deposit_and_final_invoices(client: httpx.Client)
     assert again.status_code == 409
 
 
+def test_a_converted_invoice_takes_invoice_terms_and_keeps_the_job(
+    client: httpx.Client,
+) -> None:
+    _, headers = vat_business(client)
+    quote_terms = "Quote valid for 14 days. 50% deposit on parts."
+    quote = finalised(
+        client,
+        headers,
+        terms=quote_terms,
+        notes="Gate code 1234",
+        deposit_percent="50",
+        recipient_vat_number="4987654321",
+        price_mode="inclusive",
+        issue_date=(date.today() - timedelta(days=3)).isoformat(),
+    )
+    response = client.post(
+        f"/api/v1/quotes/{quote['id']}/convert", json={"split_deposit": False}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    (invoice,) = response.json()
+    assert invoice["terms"] == "Payment due within 7 days."
+    assert invoice["issue_date"] == date.today().isoformat()
+    assert invoice["due_date"] == (date.today() + timedelta(days=7)).isoformat()
+    assert invoice["valid_until"] is None and invoice["deposit_percent"] in ("0", "0.00")
+    for kept in (
+        "contact_id",
+        "recipient_name",
+        "recipient_vat_number",
+        "billing_address",
+        "service_address",
+        "job_description",
+        "notes",
+        "price_mode",
+        "total_cents",
+    ):
+        assert invoice[kept] == quote[kept], kept
+    issued = client.post(f"/api/v1/invoices/{invoice['id']}/finalise", headers=headers)
+    assert issued.status_code == 200, issued.text
+    text = pdf_text(client.get(f"/api/v1/invoices/{invoice['id']}/pdf").content)
+    assert "Tax Invoice" in text and "Payment due within 7 days." in text
+    assert "Quote valid" not in text and "Gate code 1234" in text
+
+
 def test_payments_leave_a_balance_then_pay_in_full(client: httpx.Client) -> None:
     _, headers = vat_business(client)
     invoice = finalised(client, headers, "invoices")

@@ -171,7 +171,9 @@ async def convert(
         parts = [("deposit", deposit), ("final", final)]
     invoices = []
     for part, lines in parts:
-        invoice = await create_draft(uow, actor, Kind.INVOICE, draft_input(quote, lines))
+        invoice = await create_draft(
+            uow, actor, Kind.INVOICE, draft_input(quote, lines, Kind.INVOICE)
+        )
         invoice.source_id = quote.id
         invoice.invoice_part = part
         invoices.append(invoice)

@@ -346,12 +346,18 @@ async def duplicate(
     """A new draft with the same customer and lines, dated today."""
     loaded = await load(uow, document_id, kind)
     source = loaded.document
-    data = draft_input(source, [line_in(line) for line in loaded.lines])
-    data.issue_date = data.valid_until = data.due_date = None
+    data = draft_input(source, [line_in(line) for line in loaded.lines], kind)
     return await create_draft(uow, actor, kind, data)
 
 
-def draft_input(source: Document, lines: list[LineIn]) -> DocumentIn:
+def draft_input(source: Document, lines: list[LineIn], kind: Kind) -> DocumentIn:
+    """What a new draft of `kind` takes from `source`: the customer, the job and the notes.
+
+    Dates are never copied (the new draft is dated today, with its own validity or due date).
+    Terms and the deposit belong to a kind: a quote's "valid for 14 days" on a tax invoice
+    would be a wrong legal document, so a draft of another kind gets the business's defaults.
+    """
+    same_kind = Kind(source.kind) is kind
     return DocumentIn(
         contact_id=source.contact_id,
         recipient_name=source.recipient_name,
@@ -360,9 +366,9 @@ def draft_input(source: Document, lines: list[LineIn]) -> DocumentIn:
         service_address=source.service_address,
         job_description=source.job_description,
         price_mode=money.PriceMode(source.price_mode),
-        terms=source.terms,
+        terms=source.terms if same_kind else None,
         notes=source.notes,
-        deposit_percent=source.deposit_percent,
+        deposit_percent=source.deposit_percent if same_kind else Decimal(0),
         lines=lines,
     )
 
