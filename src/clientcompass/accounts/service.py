@@ -111,8 +111,8 @@ async def authenticate(
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         if user is None:
             verify_password(None, password)
-        await throttle.record_failure(email, ip)
-        raise NotAuthenticated("That email and password do not match an account.")
+        failures = await throttle.record_failure(email, ip)
+        raise NotAuthenticated(failures.message())
     await throttle.clear_account(email)
     return user
 
@@ -192,7 +192,11 @@ async def start_password_reset(
 
 
 async def finish_password_reset(uow: UnitOfWork, token: str, new_password: str) -> User:
-    """Spend a reset token once; any other live reset tokens of the user die with it."""
+    """Spend a reset token once; any other live reset tokens of the user die with it.
+
+    Once it commits, the caller ends the user's sessions and clears the account's sign-in
+    failures (`LoginThrottle.clear_account`): the lockout message offers a reset as the way in.
+    """
     invalid = InvalidInput("This reset link is invalid or has expired. Ask for a new one.")
     check_password_strength(new_password)
     reset = await lock_by_token(uow, PasswordReset, RESET_TOKEN_PREFIX, token)

@@ -178,6 +178,8 @@ async def reset(request: Request, state: State, principal: OptionalPrincipal) ->
         async with state.unit_of_work() as uow:
             user = await service.finish_password_reset(uow, token, values["password"])
         await state.sessions.delete_all(user.tenant_id, user.id)
+        # The lockout message offers a reset as the way back in; make that true.
+        await state.throttle.clear_account(user.email)
     except DomainError as exc:
         return render(
             request,

@@ -31,6 +31,9 @@ the same basis as the prices):
 4. Zero-rated and exempt lines carry no VAT in either basis: net = gross.
 
 Credit notes price their lines the same way and present the amounts negated.
+
+Amounts people type are read by one parser, `parse_amount`, for every money field of every
+page and of the JSON API (see its docstring for the forms it takes).
 """
 
 from __future__ import annotations
@@ -60,6 +63,16 @@ AMOUNT_PLACES = 2
 
 NBSP = "\u00a0"
 _WHITESPACE = re.compile(r"\s")
+
+AMOUNT_EXAMPLE = "1 150,00"
+TYPE_AN_AMOUNT = f"Type an amount like {AMOUNT_EXAMPLE}."
+_MAX_AMOUNT_TEXT = 40
+_SPACES = re.compile(r"\s+")
+_CURRENCY = re.compile(r"(?:zar|r) ?", re.IGNORECASE)
+_AMOUNT_CHARACTERS = re.compile(r"[0-9 ,.]+")
+_DIGITS = re.compile(r"[0-9]+")
+_THOUSANDS_OR_DECIMAL = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
+_GROUPED = re.compile(r"[0-9]{1,3}([ ,.])[0-9]{3}(?:\1[0-9]{3})*")
 
 
 class MoneyInputError(InvalidInput, ValueError):
@@ -100,6 +113,66 @@ def to_cents(amount: Decimal) -> Cents:
 def from_cents(cents: Cents) -> Decimal:
     """Cents to rands with exactly two decimals, e.g. 12345 → Decimal('123.45')."""
     return Decimal(f"{cents}e-2")
+
+
+def parse_amount(value: object) -> Decimal:
+    """Rand as South Africans type them, for every money field: 'R1 150,00', '1150.00',
+    '1 150', 'R 1,150.00', '1150,5', 'R1150', also with the no-break spaces `format_zar`
+    prints. Numbers (from JSON) are taken as they are.
+
+    The last comma or point is the decimal sign; spaces, or the other mark, group thousands
+    in threes. A lone comma before exactly three digits ('1,150') is refused: written the
+    English way it is R1 150, the South African way R1,15, and a guess records wrong money.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise MoneyInputError(TYPE_AN_AMOUNT)
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise MoneyInputError(TYPE_AN_AMOUNT)
+        return value
+    if len(value) > _MAX_AMOUNT_TEXT:
+        raise MoneyInputError(TYPE_AN_AMOUNT)
+    text = _SPACES.sub(" ", value).strip()
+    negative = text.startswith("-")
+    text = text.removeprefix("-").lstrip()
+    currency = _CURRENCY.match(text)
+    if currency:
+        text = text[currency.end() :]
+    if not negative and text.startswith("-"):
+        negative, text = True, text[1:].lstrip()
+    whole, fraction = _whole_and_fraction(text)
+    number = Decimal(f"{whole or 0}.{fraction}" if fraction else whole)
+    return -number if negative else number
+
+
+def _whole_and_fraction(text: str) -> tuple[str, str]:
+    """The digits before and after the decimal sign, with the thousands grouping checked."""
+    if not _AMOUNT_CHARACTERS.fullmatch(text):
+        raise MoneyInputError(TYPE_AN_AMOUNT)
+    if "," in text and "." in text:
+        decimal = max(",.", key=text.rindex)
+    elif text.count(",") == 1 and "." not in text:
+        if _THOUSANDS_OR_DECIMAL.fullmatch(text):
+            raise MoneyInputError(
+                f"Is the comma in {text} for thousands or for cents? {TYPE_AN_AMOUNT}"
+            )
+        decimal = ","
+    elif text.count(".") == 1 and "," not in text:
+        decimal = "."
+    else:
+        decimal = ""
+    whole, fraction = text.rsplit(decimal, 1) if decimal else (text, "")
+    if decimal and not _DIGITS.fullmatch(fraction):
+        raise MoneyInputError(TYPE_AN_AMOUNT)
+    if whole and not (_DIGITS.fullmatch(whole) or _GROUPED.fullmatch(whole)):
+        raise MoneyInputError(TYPE_AN_AMOUNT)
+    if not (whole or fraction):
+        raise MoneyInputError(TYPE_AN_AMOUNT)
+    return re.sub("[^0-9]", "", whole), fraction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,6 +379,12 @@ def format_zar(cents: Cents) -> str:
         currency_digits=False,
     )
     return ("-" if cents < 0 else "") + _WHITESPACE.sub(NBSP, text)
+
+
+def format_amount(cents: Cents) -> str:
+    """An amount as `format_zar` prints it, without the R: '1 150,00' (what a money field
+    shows as its example, and `parse_amount` reads back)."""
+    return format_zar(cents).replace("R" + NBSP, "", 1)
 
 
 def format_quantity(quantity: Decimal) -> str:

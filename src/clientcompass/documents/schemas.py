@@ -1,23 +1,49 @@
-"""What the documents API takes and gives. Amounts go out as cents and as display text."""
+"""What the documents API takes and gives. Amounts go out as cents and as display text.
+
+Every amount of money that comes in is a `MoneyInput`, so pages and the API read
+"R1 150,00" the same way and refuse what they can't read with the same plain message.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from clientcompass.business.schemas import normalise_za_phone
-from clientcompass.documents.money import DiscountKind, PriceMode, VatTreatment
+from clientcompass.documents.money import (
+    AMOUNT_PLACES,
+    DiscountKind,
+    PriceMode,
+    VatTreatment,
+    format_zar,
+    from_cents,
+    parse_amount,
+    to_cents,
+)
 from clientcompass.models import PaymentMethod
+
+MoneyInput = Annotated[
+    Decimal,
+    BeforeValidator(parse_amount),
+    Field(
+        description="Rand: a number, or text as people type it ('R1 150,00', '1150.00').",
+        examples=["1 150,00"],
+    ),
+]
+"""Rand as typed ('R1 150,00', '1150.00', …) or as a JSON number; see `parse_amount`."""
+
+MAX_PAYMENT_CENTS = 10**14 - 1  # the 14 digits a payment always allowed: R 999 999 999 999,99
 
 
 class LineIn(BaseModel):
     description: str = Field(min_length=1, max_length=2000)
     quantity: Decimal = Decimal(1)
     unit: str = Field("", max_length=20)
-    unit_price: Decimal
+    unit_price: MoneyInput
     discount_kind: DiscountKind = DiscountKind.PERCENT
     discount_value: Decimal = Decimal(0)
     vat: VatTreatment = VatTreatment.STANDARD
@@ -26,6 +52,14 @@ class LineIn(BaseModel):
     @classmethod
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("discount_value", mode="before")
+    @classmethod
+    def _discount(cls, value: object, info: ValidationInfo) -> object:
+        """A discount in rand is money; a percentage is not."""
+        if info.data.get("discount_kind") is DiscountKind.AMOUNT:
+            return parse_amount(value)
+        return value
 
 
 class NewContactIn(BaseModel):
@@ -87,10 +121,21 @@ class LineOut(BaseModel):
 
 
 class PaymentIn(BaseModel):
-    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    amount: MoneyInput
     paid_on: date | None = None
     method: PaymentMethod = PaymentMethod.EFT
     reference: str = Field("", max_length=100)
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("A payment must be more than zero.")
+        if value > from_cents(MAX_PAYMENT_CENTS):
+            raise ValueError(f"A payment can be at most {format_zar(MAX_PAYMENT_CENTS)}.")
+        if from_cents(to_cents(value)) != value:
+            raise ValueError(f"A payment is in rand and cents: at most {AMOUNT_PLACES} decimals.")
+        return value
 
 
 class PaymentOut(BaseModel):

@@ -21,7 +21,7 @@ from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
 from clientcompass.documents import credit_notes, payments, quotes, sending, service
 from clientcompass.documents.api import pdf_response, storage
-from clientcompass.documents.money import format_zar, to_cents
+from clientcompass.documents.money import format_amount, format_zar, to_cents
 from clientcompass.documents.output import document_out
 from clientcompass.documents.schemas import CreditNoteIn, PaymentIn
 from clientcompass.documents.service import Kind
@@ -123,6 +123,7 @@ async def document_page(
         "today": today.isoformat(),
         "is_manager": principal.role.manages_business,
         "zar": format_zar,
+        "amount_text": format_amount,
         "price": unit_price_text,
         "plain": plain_number,
     }
@@ -348,7 +349,7 @@ async def record_payment(
     data, errors = parse(
         PaymentIn,
         {
-            "amount": (values.get("amount") or "").replace(" ", "").replace(",", ".") or None,
+            "amount": values.get("amount", "").strip() or None,
             "paid_on": values.get("paid_on") or None,
             "method": values.get("method") or "eft",
             "reference": values.get("reference", ""),

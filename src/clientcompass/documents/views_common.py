@@ -56,7 +56,6 @@ LINE_KEYS = (
     "discount_value",
     "vat",
 )
-NUMERIC = ("quantity", "unit_price", "discount_value")
 MAX_CONTACTS = 500
 
 
@@ -65,7 +64,8 @@ def path_of(kind: Kind, document_id: uuid.UUID | str) -> str:
 
 
 def number_text(value: str) -> str:
-    """People type "R 1 234,50": keep the number, with a decimal point."""
+    """A quantity or percentage as typed ("2,5"), with a decimal point. Not for money:
+    amounts go to the schemas as typed, where `MoneyInput` reads them."""
     cleaned = value.strip().replace("R", "").replace(" ", "").replace("\u00a0", "")
     if "," in cleaned and "." not in cleaned:
         cleaned = cleaned.replace(",", ".")
@@ -100,19 +100,20 @@ def form_lines(values: dict[str, str]) -> list[dict[str, str]]:
 
 
 def line_data(line: dict[str, str]) -> dict[str, Any]:
-    """One typed row as `LineIn` data: blanks take the defaults, numbers lose their R."""
+    """One typed row as `LineIn` data: blanks take the defaults; amounts stay as typed."""
+    kind = line["discount_kind"] or "percent"
     data: dict[str, Any] = {
         "description": line["description"],
         "unit": line["unit"],
-        "discount_kind": line["discount_kind"] or "percent",
+        "discount_kind": kind,
         "vat": line["vat"] or "standard",
+        "unit_price": line.get("unit_price", "").strip() or None,
     }
-    for key in NUMERIC:
-        text = number_text(line.get(key, ""))
-        if text:
-            data[key] = text
-        elif key == "unit_price":
-            data[key] = None
+    if quantity := number_text(line.get("quantity", "")):
+        data["quantity"] = quantity
+    discount = line.get("discount_value", "").strip()
+    if discount:
+        data["discount_value"] = discount if kind == "amount" else number_text(discount)
     return data
 
 
