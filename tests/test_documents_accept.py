@@ -10,16 +10,17 @@ import httpx
 import psycopg
 
 from clientcompass.documents.quotes import Answer
-from clientcompass.documents.replies import keyword, parse, wants_answer_job
+from clientcompass.documents.replies import keyword, parse
 from tests.conftest import LiveServer, StandinServer
 from tests.documents_helpers import draft
 from tests.helpers import sign_up
-from tests.test_documents_send import Shop, send, sent_to, shop_with_customer, thread
+from tests.support.shop import Shop, send, shop_with_customer, thread
 from tests.whatsapp_helpers import (
     connect_channel,
     conversation_with,
     customer_says,
     sa_mobile,
+    sent_to,
     signed_post,
 )
 
@@ -64,7 +65,7 @@ def test_reading_answers_needs_no_database() -> None:
     parsed = parse("Accept", f"accept:{quote_id}")
     assert parsed is not None and parsed.answer is Answer.ACCEPT and parsed.quote_id == quote_id
     assert parse("Yes please", "book_yes") is None  # another template's button
-    assert wants_answer_job("", f"decline:{quote_id}") and not wants_answer_job("Hello", "")
+    assert parse("", f"decline:{quote_id}") is not None and parse("Hello", "") is None
 
 
 def test_tapping_accept_accepts_the_quote_tells_the_team_and_confirms_once(

@@ -84,3 +84,8 @@ def wait_for(predicate: Any, timeout: float = 15, message: str = "condition") ->
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+def sent_to(standin: StandinServer, phone: str) -> list[dict[str, Any]]:
+    """What the stand-in was asked to send to this customer, oldest first."""
+    return standin.control("GET", "messages", params={"to": f"whatsapp:{phone}"}).json()  # type: ignore[no-any-return]

@@ -36,6 +36,7 @@ from clientcompass.team import service as team
 from clientcompass.web.app import create_app
 from clientcompass.whatsapp import channels
 from clientcompass.whatsapp import tasks as whatsapp_tasks
+from clientcompass.whatsapp.twilio import twilio_client
 
 log = structlog.get_logger("clientcompass.cli")
 
@@ -131,6 +132,9 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+ONCE_MAX_ROUNDS = 20
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     _require_urls(settings)
     settings = settings.ensure_secrets()
@@ -144,12 +148,23 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         job_app, resources = jobs.build_job_app(settings)
         async with job_app.open_async():
             try:
+                # A crash is repaired on restart, not a minute later: the stalled jobs of a
+                # dead worker go back in the queue, and stuck sends are swept.
+                await jobs.retry_stalled_jobs(job_app, settings)
                 await whatsapp_tasks.sweep_outbox_now(resources)
-                await job_app.run_worker_async(
-                    concurrency=settings.worker_concurrency,
-                    install_signal_handlers=not args.once,
-                    wait=not args.once,
-                )
+                stalled_after = settings.worker_stalled_after_seconds
+                for _ in range(ONCE_MAX_ROUNDS if args.once else 1):
+                    await job_app.run_worker_async(
+                        concurrency=settings.worker_concurrency,
+                        install_signal_handlers=not args.once,
+                        wait=not args.once,
+                        update_heartbeat_interval=stalled_after / 3,
+                        stalled_worker_timeout=stalled_after,
+                    )
+                    # A job's follow-up jobs (an inbound message's media downloads) are part
+                    # of "the queued jobs": run again while any is due now.
+                    if not await jobs.any_due(job_app):
+                        break
             finally:
                 await resources.close()
 
@@ -293,7 +308,7 @@ def cmd_channel_add_twilio(args: argparse.Namespace, settings: Settings) -> int:
         if not owners:
             raise DomainError(f"No business {args.tenant}.")
         actor = await _principal_for(ws, args.tenant, owners[0])
-        twilio = work.twilio_client(settings)
+        twilio = twilio_client(settings)
         try:
             async with ws.unit_of_work(actor.tenant_id) as uow:
                 channel = await channels.connect_twilio(

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     metrics_token: str = Field("", alias="METRICS_TOKEN")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     worker_concurrency: int = Field(4, alias="WORKER_CONCURRENCY")
+    worker_stalled_after_seconds: float = Field(30.0, gt=0, alias="WORKER_STALLED_AFTER_SECONDS")
     max_logo_bytes: int = Field(1024 * 1024, alias="MAX_LOGO_BYTES")
     sandbox: bool | None = Field(None, alias="SANDBOX")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 
 from clientcompass.errors import ConfigurationError
 from clientcompass.models.base import utcnow
+from clientcompass.realtime.bus import Event
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -44,6 +47,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+@dataclass(frozen=True)
+class QueuedJob:
+    task_name: str
+    kwargs: dict[str, object]
+    schedule_in: float = 0
+
+
 class UnitOfWork:
     """One transaction, scoped to one tenant (or none). Services flush; only this commits."""
 
@@ -51,8 +61,8 @@ class UnitOfWork:
         self.session = session
         self.tenant_id = tenant_id
         self.now: datetime = utcnow()
-        self._after_commit: list[tuple[str, dict[str, object]]] = []
-        self._on_commit: list[Callable[[], Awaitable[None]]] = []
+        self.jobs: list[QueuedJob] = []
+        self.announcements: list[tuple[uuid.UUID, Event, dict[str, Any]]] = []
 
     async def set_tenant(self, tenant_id: uuid.UUID) -> None:
         """Scope the rest of this transaction to a tenant (e.g. right after sign-up or login)."""
@@ -62,21 +72,16 @@ class UnitOfWork:
         )
         self.tenant_id = tenant_id
 
-    def defer_job(self, task_name: str, **kwargs: object) -> None:
-        """Queue a job by name to be deferred only if this transaction commits."""
-        self._after_commit.append((task_name, kwargs))
+    def defer_job(self, task_name: str, *, schedule_in: float = 0, **kwargs: object) -> None:
+        """Queue a job by name. It is written into the job queue inside this transaction, so
+        it exists exactly when the data it acts on does: a crash can lose neither alone."""
+        self.jobs.append(QueuedJob(task_name, kwargs, schedule_in))
 
-    def on_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Run `callback` once this transaction has committed (e.g. publish a real-time event)."""
-        self._on_commit.append(callback)
-
-    @property
-    def jobs_after_commit(self) -> list[tuple[str, dict[str, object]]]:
-        return list(self._after_commit)
-
-    @property
-    def callbacks_after_commit(self) -> list[Callable[[], Awaitable[None]]]:
-        return list(self._on_commit)
+    def announce(self, event: Event, **data: Any) -> None:
+        """Publish a live event to this tenant's open tabs once this transaction commits
+        (a rollback announces nothing)."""
+        assert self.tenant_id is not None, "a live event belongs to a tenant"
+        self.announcements.append((self.tenant_id, event, data))
 
 
 class FastPath:
@@ -126,6 +131,11 @@ class Database:
             if tenant_id is not None:
                 await uow.set_tenant(tenant_id)
             yield uow
+            if uow.jobs or uow.announcements:
+                raise RuntimeError(
+                    "jobs or live events were queued in a bare unit of work; "
+                    "use work.unit_of_work, which writes and publishes them"
+                )
 
     async def assert_cannot_bypass_rls(self) -> None:
         """Refuse to run as a role that RLS does not bind: the wall would be paper."""

@@ -8,19 +8,25 @@ several apps side by side.
 from __future__ import annotations
 
 import procrastinate
+import structlog
 
 from clientcompass.config import Settings
 from clientcompass.contacts import tasks as contacts_tasks
-from clientcompass.db import libpq_url
+from clientcompass.conversations import tasks as conversations_tasks
+from clientcompass.conversations.inbound import Inbound, InboundHandler
+from clientcompass.db import UnitOfWork, libpq_url
 from clientcompass.documents import reminder_tasks as document_reminder_tasks
-from clientcompass.documents import reply_tasks as document_reply_tasks
+from clientcompass.documents import replies as document_replies
 from clientcompass.inbox import tasks as inbox_tasks
 from clientcompass.mail import send_mail
+from clientcompass.whatsapp import media, template_tasks
 from clientcompass.whatsapp import tasks as whatsapp_tasks
-from clientcompass.whatsapp import template_tasks
 from clientcompass.work import LazyResources
 
+log = structlog.get_logger(__name__)
+
 EMAIL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=30)
+STALLED_TASK = "jobs.retry_stalled"
 
 
 def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]:
@@ -35,10 +41,53 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     async def send_email(to: str, subject: str, body: str) -> None:
         await send_mail(settings, to=to, subject=subject, body=body)
 
+    @job_app.periodic(cron="* * * * *", periodic_id="retry-stalled-jobs")
+    @job_app.task(name=STALLED_TASK, queueing_lock=STALLED_TASK)
+    async def retry_stalled(timestamp: int) -> None:
+        await retry_stalled_jobs(job_app, settings)
+
     whatsapp_tasks.register(job_app, resources)
     template_tasks.register(job_app, resources)
     contacts_tasks.register(job_app, resources)
     inbox_tasks.register(job_app, resources)
-    document_reply_tasks.register(job_app, resources)
+    conversations_tasks.register(job_app, resources, INBOUND_HANDLERS)
     document_reminder_tasks.register(job_app, resources)
     return job_app, resources
+
+
+async def _fetch_media(uow: UnitOfWork, inbound: Inbound) -> None:
+    await media.defer_fetches(uow, inbound.message.id)
+
+
+async def _answer_quote(uow: UnitOfWork, inbound: Inbound) -> None:
+    await document_replies.on_inbound(uow, inbound)
+
+
+# What happens after every inbound message, once (conversations/inbound.py): each domain's
+# handler, wired here so the transport and the domains never import one another.
+INBOUND_HANDLERS: tuple[InboundHandler, ...] = (_fetch_media, _answer_quote)
+
+
+async def retry_stalled_jobs(job_app: procrastinate.App, settings: Settings) -> int:
+    """Put back in the queue the jobs of workers that died mid-job (no heartbeat for
+    WORKER_STALLED_AFTER_SECONDS); each job's own idempotence makes the second run safe.
+    Run every minute and when a worker starts."""
+    stalled = list(
+        await job_app.job_manager.get_stalled_jobs(
+            seconds_since_heartbeat=settings.worker_stalled_after_seconds
+        )
+    )
+    for job in stalled:
+        await job_app.job_manager.retry_job(job)
+    if stalled:
+        log.warning("retried the jobs of a worker that died", count=len(stalled))
+    return len(stalled)
+
+
+async def any_due(job_app: procrastinate.App) -> bool:
+    """Whether a job is waiting to run now (not one scheduled for later, like a retry)."""
+    row = await job_app.connector.execute_query_one_async(
+        "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status = 'todo' "
+        "AND (scheduled_at IS NULL OR scheduled_at <= now())) AS due"
+    )
+    return bool(row["due"])

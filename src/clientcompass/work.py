@@ -1,4 +1,5 @@
-"""Units of work that defer jobs after commit, and the resources jobs run with.
+"""The unit of work as the app uses it: jobs written inside its transaction, live events
+published after its commit; and the resources jobs run with.
 
 Tasks reach the database, Redis and Twilio through `Resources`, created on first use in the
 process that runs them (the worker), never at import time.
@@ -6,24 +7,23 @@ process that runs them (the worker), never at import time.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import procrastinate
-import structlog
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
-from clientcompass.db import Database, UnitOfWork, create_engine
+from clientcompass.db import Database, QueuedJob, UnitOfWork, create_engine
+from clientcompass.realtime.bus import Announcer, Publisher
 from clientcompass.redis import create_redis
-from clientcompass.whatsapp.twilio import TwilioClient
-
-log = structlog.get_logger(__name__)
+from clientcompass.whatsapp.twilio import TwilioClient, twilio_client
 
 
 @dataclass
@@ -34,20 +34,12 @@ class Resources:
     keyring: Keyring
     twilio: TwilioClient
     job_app: procrastinate.App
+    announcer: Announcer
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
-        async with unit_of_work(self.db, self.job_app, tenant_id) as uow:
+        async with unit_of_work(self.db, self.job_app, tenant_id, publisher=self.announcer) as uow:
             yield uow
-
-
-def twilio_client(settings: Settings) -> TwilioClient:
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.twilio_timeout_seconds, connect=5.0))
-    return TwilioClient(
-        http,
-        api_base_url=settings.twilio_api_base_url,
-        content_base_url=settings.twilio_content_base_url,
-    )
 
 
 class LazyResources:
@@ -61,6 +53,7 @@ class LazyResources:
     async def get(self) -> Resources:
         if self._resources is None:
             settings = self.settings.ensure_secrets()
+            redis = create_redis(settings.redis_url)
             self._resources = Resources(
                 settings=settings,
                 db=Database(
@@ -68,15 +61,17 @@ class LazyResources:
                         settings.app_database_url(), pool_size=settings.worker_concurrency
                     )
                 ),
-                redis=create_redis(settings.redis_url),
+                redis=redis,
                 keyring=Keyring(settings.encryption_keys),
                 twilio=twilio_client(settings),
                 job_app=self.job_app,
+                announcer=Announcer(redis),
             )
         return self._resources
 
     async def close(self) -> None:
         if self._resources is not None:
+            await self._resources.announcer.close()
             await self._resources.twilio.http.aclose()
             await self._resources.redis.aclose()
             await self._resources.db.dispose()
@@ -86,23 +81,59 @@ class LazyResources:
 async def defer(
     job_app: procrastinate.App, name: str, kwargs: dict[str, Any], *, schedule_in: float = 0
 ) -> None:
+    """Defer a job on its own connection: for a job whose work is not tied to a transaction
+    (a retry, a reconcile), or what a sweeper re-finds if it is lost."""
     task = job_app.configure_task(
         name, schedule_in={"seconds": schedule_in} if schedule_in else None
     )
     await task.defer_async(**kwargs)
 
 
+# procrastinate's own defer (procrastinate_defer_jobs_v1) inserts the same row; a job already
+# queued under the same queueing lock is enough, so a conflict must not abort the transaction.
+INSERT_JOB = text(
+    "INSERT INTO procrastinate_jobs "
+    "(queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at) "
+    "VALUES (:queue, :task, :priority, :lock, :queueing_lock, CAST(:args AS jsonb), :at) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def job_row(job_app: procrastinate.App, queued: QueuedJob) -> dict[str, object]:
+    """The queue row for a job, configured as its task is registered (queue, lock, priority)."""
+    job = job_app.configure_task(
+        queued.task_name,
+        schedule_in={"seconds": queued.schedule_in} if queued.schedule_in else None,
+    ).job
+    return {
+        "queue": job.queue,
+        "task": job.task_name,
+        "priority": job.priority,
+        "lock": job.lock,
+        "queueing_lock": job.queueing_lock,
+        "args": json.dumps(queued.kwargs),
+        "at": job.scheduled_at,
+    }
+
+
 @asynccontextmanager
 async def unit_of_work(
-    db: Database, job_app: procrastinate.App, tenant_id: uuid.UUID | None = None
+    db: Database,
+    job_app: procrastinate.App,
+    tenant_id: uuid.UUID | None = None,
+    *,
+    publisher: Publisher | None = None,
 ) -> AsyncIterator[UnitOfWork]:
-    """A transaction that commits on success, then defers the jobs it queued (none on rollback)."""
+    """A transaction whose queued jobs are written into it, so they commit or vanish with the
+    data; its live events go to `publisher` after the commit (None: a one-off command that no
+    open tab listens to, and its events are dropped)."""
     async with db.unit_of_work(tenant_id) as uow:
         yield uow
-    for name, kwargs in uow.jobs_after_commit:
-        await defer(job_app, name, kwargs)
-    for callback in uow.callbacks_after_commit:
-        try:
-            await callback()
-        except Exception:  # the data is committed; a lost notification must not fail the request
-            log.exception("after-commit callback failed")
+        if uow.jobs:
+            await uow.session.execute(INSERT_JOB, [job_row(job_app, job) for job in uow.jobs])
+            uow.jobs.clear()
+        announcements = list(uow.announcements)
+        uow.announcements.clear()
+    if publisher is not None:
+        for tenant, event, data in announcements:
+            publisher.announce(tenant, event, **data)

@@ -1,53 +1,16 @@
-"""Reading conversations and messages for the API and pages (tenant-scoped)."""
+"""Reading a conversation's messages for the API and pages (tenant-scoped)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import select
 
+from clientcompass.conversations.schemas import MediaOut, MessageOut
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import NotFound
 from clientcompass.models import Contact, Conversation, Message, MessageMedia
 from clientcompass.whatsapp.errors import explain
-from clientcompass.whatsapp.schemas import (
-    ContactOut,
-    ConversationOut,
-    MediaOut,
-    MessageOut,
-    WindowOut,
-)
-from clientcompass.whatsapp.window import window_state
-
-
-def contact_out(contact: Contact) -> ContactOut:
-    return ContactOut(
-        id=contact.id,
-        phone=contact.phone_e164,
-        name=contact.name,
-        profile_name=contact.profile_name,
-        email=contact.email,
-        created_at=contact.created_at,
-    )
-
-
-def conversation_out(
-    conversation: Conversation, contact: Contact, now: datetime
-) -> ConversationOut:
-    state = window_state(conversation.last_inbound_at, now)
-    return ConversationOut(
-        id=conversation.id,
-        channel_id=conversation.channel_id,
-        contact=contact_out(contact),
-        status=conversation.status,
-        last_message_at=conversation.last_message_at,
-        last_message_preview=conversation.last_message_preview,
-        unread_count=conversation.unread_count,
-        window=WindowOut(
-            is_open=state.is_open, closes_at=state.closes_at, seconds_left=state.seconds_left(now)
-        ),
-    )
 
 
 def media_out(item: MessageMedia) -> MediaOut:
@@ -86,27 +49,6 @@ def message_out(message: Message, media: list[MessageMedia]) -> MessageOut:
     )
 
 
-async def list_conversations(
-    uow: UnitOfWork, *, limit: int = 50, before: datetime | None = None
-) -> list[ConversationOut]:
-    """Newest activity first; `before` is the keyset cursor (last_message_at of the last row)."""
-    assert uow.tenant_id is not None
-    query = (
-        select(Conversation, Contact)
-        .join(
-            Contact,
-            (Contact.tenant_id == Conversation.tenant_id) & (Contact.id == Conversation.contact_id),
-        )
-        .where(Conversation.tenant_id == uow.tenant_id)
-        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
-        .limit(limit)
-    )
-    if before is not None:
-        query = query.where(Conversation.last_message_at < before)
-    rows = (await uow.session.execute(query)).all()
-    return [conversation_out(conversation, contact, uow.now) for conversation, contact in rows]
-
-
 async def find_conversation_contact(
     uow: UnitOfWork, conversation_id: uuid.UUID
 ) -> tuple[Conversation, Contact]:
@@ -126,11 +68,6 @@ async def find_conversation_contact(
     if row is None:
         raise NotFound("That conversation does not exist.")
     return row[0], row[1]
-
-
-async def get_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> ConversationOut:
-    conversation, contact = await find_conversation_contact(uow, conversation_id)
-    return conversation_out(conversation, contact, uow.now)
 
 
 async def list_messages(

@@ -14,16 +14,12 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-from sqlalchemy import select
-
 from clientcompass import links
-from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.business import service as business
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
-from clientcompass.documents import pdf, quotes
+from clientcompass.documents import answers, pdf, quotes
 from clientcompass.documents.money import format_zar
 from clientcompass.documents.output import TITLES
 from clientcompass.documents.service import Kind, get_document, load, printable
@@ -35,13 +31,10 @@ from clientcompass.documents.status import (
     effective_status,
 )
 from clientcompass.errors import NotFound
-from clientcompass.inbox import service as inbox
-from clientcompass.models import Conversation, Document, DocumentStatus, Role
-from clientcompass.whatsapp import events
+from clientcompass.models import Document, DocumentStatus
 
 PURPOSE = "document"
 DEFAULT_LIFETIME_SECONDS = 60 * 24 * 3600  # 60 days: long enough to pay a slow invoice
-TEAM_NOTE_AUTHOR = "Client Compass"
 NOT_FOUND = "This link is not valid or has expired. Ask the business to send it again."
 # Link-preview fetchers (WhatsApp shows a preview of a link in a chat) are not the customer
 # opening the document, so they must not mark it viewed.
@@ -149,55 +142,16 @@ async def record_view(uow: UnitOfWork, document_id: uuid.UUID) -> None:
     await quotes.mark_viewed(uow, document_id)
 
 
-async def answer(
-    uow: UnitOfWork, redis: Redis, document_id: uuid.UUID, choice: quotes.Answer
-) -> quotes.Answered:
+async def answer(uow: UnitOfWork, document_id: uuid.UUID, choice: quotes.Answer) -> quotes.Answered:
     """The customer's Accept or Decline on the public page; repeating an answer changes
-    nothing. A new answer is told to the team (a note in the customer's thread, and a live
-    event) as an answer on WhatsApp is."""
+    nothing. A new answer is told to the team as an answer on WhatsApp is."""
     document = await issued_document(uow, document_id)
     if document.kind != Kind.QUOTE.value:
         raise NotFound(NOT_FOUND)
     answered = await quotes.answer(uow, document.id, choice, via="link")
     if answered.changed:
-        await _tell_team(uow, redis, answered.document, choice)
+        await answers.tell_team(uow, answered.document, choice, via="link")
     return answered
-
-
-async def _tell_team(uow: UnitOfWork, redis: Redis, quote: Document, choice: quotes.Answer) -> None:
-    done = "accepted" if choice is quotes.Answer.ACCEPT else "declined"
-    conversation = await uow.session.scalar(
-        select(Conversation)
-        .where(Conversation.tenant_id == quote.tenant_id)
-        .where(Conversation.contact_id == quote.contact_id)
-        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.created_at)
-        .limit(1)
-    )
-    if conversation is not None and quote.created_by is not None:
-        actor = Principal(
-            quote.tenant_id,
-            quote.created_by,
-            Role.AGENT,
-            TEAM_NOTE_AUTHOR,
-            "",
-            AuthMethod.API_TOKEN,
-        )
-        note = f"The customer {done} quote {quote.number} through its link."
-        await inbox.add_note(uow, redis, actor, conversation.id, note)
-    tenant_id, quote_id, number = quote.tenant_id, quote.id, quote.number
-    conversation_id = str(conversation.id) if conversation is not None else ""
-
-    async def publish() -> None:
-        await events.publish(
-            redis,
-            tenant_id,
-            f"document.{done}",
-            document_id=str(quote_id),
-            number=number,
-            conversation_id=conversation_id,
-        )
-
-    uow.on_commit(publish)
 
 
 async def logo(uow: UnitOfWork) -> tuple[bytes, str] | None:

@@ -116,7 +116,7 @@ async def _answer(request: Request, token: str, state: AppState, choice: quotes.
         return _page(request, state, "documents/public_error.html", {"message": exc.message}, 403)
     try:
         async with state.unit_of_work(ref.tenant_id) as uow:
-            answered = await public.answer(uow, state.redis, ref.document_id, choice)
+            answered = await public.answer(uow, ref.document_id, choice)
     except NotFound:
         return _not_found(request, state)
     except DomainError as exc:

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.config import Settings
+from clientcompass.conversations import service as conversations
 from clientcompass.db import UnitOfWork
 from clientcompass.documents import public
 from clientcompass.documents import settings as document_settings
@@ -40,14 +41,12 @@ from clientcompass.documents.status import AWAITING_PAYMENT, balance_cents
 from clientcompass.errors import DomainError, InvalidInput, NotFound
 from clientcompass.models import (
     Channel,
-    Conversation,
-    ConversationStatus,
     Document,
     DocumentEvent,
     MessageTemplate,
     TemplateStatus,
 )
-from clientcompass.whatsapp import outbound, templates
+from clientcompass.whatsapp import templates
 from clientcompass.whatsapp.template_rules import scan
 
 log = structlog.get_logger(__name__)
@@ -146,38 +145,6 @@ async def _claim(uow: UnitOfWork, invoice: Document, key: str, slot: Slot) -> bo
     return (await uow.session.scalar(statement)) is not None
 
 
-async def _conversation(uow: UnitOfWork, invoice: Document, channel: Channel) -> Conversation:
-    """The customer's conversation on the template's number, started if there is none."""
-    await uow.session.execute(
-        insert(Conversation)
-        .values(
-            tenant_id=invoice.tenant_id,
-            id=uuid.uuid4(),
-            channel_id=channel.id,
-            contact_id=invoice.contact_id,
-            status=ConversationStatus.OPEN,
-            last_message_preview="",
-            unread_count=0,
-            created_at=uow.now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[
-                Conversation.tenant_id,
-                Conversation.channel_id,
-                Conversation.contact_id,
-            ]
-        )
-    )
-    conversation = await uow.session.scalar(
-        select(Conversation)
-        .where(Conversation.tenant_id == invoice.tenant_id)
-        .where(Conversation.channel_id == channel.id)
-        .where(Conversation.contact_id == invoice.contact_id)
-    )
-    assert conversation is not None
-    return conversation
-
-
 def template_values(
     settings: Settings, template: MessageTemplate, invoice: Document, business_name: str
 ) -> dict[str, str]:
@@ -202,14 +169,17 @@ async def _remind(
     invoice: Document,
     business_name: str,
 ) -> uuid.UUID:
-    conversation = await _conversation(uow, invoice, channel)
+    conversation = await conversations.conversation_with(
+        uow, invoice.contact_id, channel_id=channel.id
+    )
+    assert conversation is not None
     outgoing = await templates.outgoing_for(
         uow,
         template.id,
         template_values(settings, template, invoice, business_name),
         conversation_id=conversation.id,
     )
-    message = await outbound.enqueue(uow, None, conversation.id, outgoing)  # no person wrote it
+    message = await conversations.send(uow, None, conversation.id, outgoing)  # the system
     return message.id
 
 

@@ -1,10 +1,11 @@
 """A customer answering a quote on WhatsApp: a quick-reply button or a one-word reply.
 
-The webhook stays fast: it only asks `wants_answer_job` (a look at the text, no query) and
-defers the job; the job does the lookups. A button payload names the quote
-(`accept:<quote id>`), and the quote must belong to the same business *and* the same
-customer as the message, so a forged payload naming someone else's quote does nothing. A
-plain keyword counts only when that customer has exactly one quote awaiting an answer.
+This is the documents' handler in the inbound pipeline (conversations/inbound.py): it runs
+once per inbound message, in the transaction that marks the message handled. A button
+payload names the quote (`accept:<quote id>`), and the quote must belong to the same
+business *and* the same customer as the message, so a forged payload naming someone else's
+quote does nothing. A plain keyword counts only when that customer has exactly one quote
+awaiting an answer.
 """
 
 from __future__ import annotations
@@ -14,24 +15,19 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from redis.asyncio import Redis
 from sqlalchemy import select
 
-from clientcompass.auth.principal import AuthMethod, Principal
+from clientcompass.conversations.inbound import Inbound
 from clientcompass.db import UnitOfWork
-from clientcompass.documents import quotes
+from clientcompass.documents import answers, quotes
 from clientcompass.documents.quotes import Answer
 from clientcompass.documents.service import Kind
 from clientcompass.documents.status import AWAITING_ANSWER
 from clientcompass.errors import Conflict
-from clientcompass.inbox import service as inbox
-from clientcompass.models import Conversation, Direction, Document, Message, Role
-from clientcompass.whatsapp import events, outbound
+from clientcompass.models import Conversation, Document
 
 log = structlog.get_logger(__name__)
 
-ANSWER_TASK = "documents.answer_from_whatsapp"
-SYSTEM_NAME = "Client Compass"
 KEYWORDS = {
     "accept": Answer.ACCEPT,
     "yes accept": Answer.ACCEPT,
@@ -73,11 +69,6 @@ def parse(body: str, button_payload: str) -> Parsed | None:
     return Parsed(found, None) if found else None
 
 
-def wants_answer_job(body: str, button_payload: str) -> bool:
-    """Cheap enough for the webhook: no query, only the text."""
-    return parse(body, button_payload) is not None
-
-
 @dataclass(frozen=True)
 class Outcome:
     quote: Document
@@ -104,102 +95,25 @@ async def _quote_for(
     return waiting[0] if len(waiting) == 1 else None
 
 
-def _system_actor(quote: Document) -> Principal | None:
-    """Who the automatic note and confirmation are recorded under: the quote's author."""
-    if quote.created_by is None:
-        return None
-    return Principal(
-        quote.tenant_id, quote.created_by, Role.AGENT, SYSTEM_NAME, "", AuthMethod.API_TOKEN
-    )
-
-
-async def answer_from_message(
-    uow: UnitOfWork, redis: Redis, message_id: uuid.UUID
-) -> Outcome | None:
+async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> Outcome | None:
     """Record the answer an inbound message carries; None when it answers no quote of this
-    customer. Tell the team in the thread and confirm to the customer, once."""
-    assert uow.tenant_id is not None
-    row = (
-        await uow.session.execute(
-            select(Message, Conversation)
-            .join(
-                Conversation,
-                (Conversation.tenant_id == Message.tenant_id)
-                & (Conversation.id == Message.conversation_id),
-            )
-            .where(Message.tenant_id == uow.tenant_id)
-            .where(Message.id == message_id)
-            .where(Message.direction == Direction.INBOUND)
-        )
-    ).first()
-    if row is None:
-        return None
-    message, conversation = row
-    button = message.details.get("button") or {}
-    parsed = parse(
-        message.body, str(button.get("payload") or "") if isinstance(button, dict) else ""
-    )
+    customer. The team is told in the thread and the customer gets a confirmation, once."""
+    parsed = parse(inbound.body, inbound.button_payload)
     if parsed is None:
         return None
-    quote = await _quote_for(uow, parsed, conversation)
+    quote = await _quote_for(uow, parsed, inbound.conversation)
     if quote is None:
-        log.info("whatsapp answer matched no quote of this customer", message_id=str(message_id))
+        log.info(
+            "whatsapp answer matched no quote of this customer",
+            message_id=str(inbound.message.id),
+        )
         return None
-    actor = _system_actor(quote)
     try:
         answered = await quotes.answer(uow, quote.id, parsed.answer, via="whatsapp")
     except Conflict as exc:
-        if actor is not None:
-            await _reply(uow, actor, conversation, exc.message)
+        await answers.confirm(uow, inbound.conversation, exc.message)
         return Outcome(quote, parsed.answer, changed=False)
     if answered.changed:
-        await _tell(uow, redis, actor, conversation, quote, parsed.answer)
+        await answers.tell_team(uow, quote, parsed.answer, via="whatsapp")
+        await answers.confirm(uow, inbound.conversation, answers.thanks(quote, parsed.answer))
     return Outcome(quote, parsed.answer, answered.changed)
-
-
-async def _tell(
-    uow: UnitOfWork,
-    redis: Redis,
-    actor: Principal | None,
-    conversation: Conversation,
-    quote: Document,
-    answer: Answer,
-) -> None:
-    done = "accepted" if answer is Answer.ACCEPT else "declined"
-    if actor is not None:
-        await inbox.add_note(
-            uow,
-            redis,
-            actor,
-            conversation.id,
-            f"The customer {done} quote {quote.number} on WhatsApp.",
-        )
-        thanks = (
-            f"Thank you! Quote {quote.number} is accepted. We'll be in touch about the next steps."
-            if answer is Answer.ACCEPT
-            else f"Thanks for letting us know. Quote {quote.number} is declined."
-        )
-        await _reply(uow, actor, conversation, thanks)
-    tenant_id = quote.tenant_id
-
-    async def publish() -> None:
-        await events.publish(
-            redis,
-            tenant_id,
-            f"document.{done}",
-            document_id=str(quote.id),
-            number=quote.number,
-            conversation_id=str(conversation.id),
-        )
-
-    uow.on_commit(publish)
-
-
-async def _reply(uow: UnitOfWork, actor: Principal, conversation: Conversation, text: str) -> None:
-    """A short answer in the window the customer's message just opened."""
-    try:
-        await outbound.enqueue(uow, actor, conversation.id, outbound.Outgoing(body=text))
-    except outbound.WindowClosed:
-        log.info(
-            "answer confirmation not sent: window closed", conversation_id=str(conversation.id)
-        )

@@ -14,12 +14,13 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.business.settings import get_setting, set_setting
 from clientcompass.config import Settings
+from clientcompass.conversations import service as conversations
+from clientcompass.conversations.window import window_state
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.documents import quotes, service
@@ -30,10 +31,8 @@ from clientcompass.documents.service import Kind
 from clientcompass.documents.status import EXPIRED, balance_cents, business_today, effective_status
 from clientcompass.errors import Conflict, DomainError, InvalidInput, NotFound
 from clientcompass.models import (
-    Channel,
     Contact,
     Conversation,
-    ConversationStatus,
     Document,
     DocumentStatus,
     Message,
@@ -54,15 +53,10 @@ from clientcompass.whatsapp.template_rules import (
     template_numbers,
 )
 from clientcompass.whatsapp.twilio import TwilioClient
-from clientcompass.whatsapp.window import window_state
 
 # The business's template for sending each kind outside the window (a template id).
 TEMPLATE_KEY = "documents.send_template.{kind}"
 SENDABLE = (Kind.QUOTE, Kind.INVOICE)
-
-
-class WhatsAppNotConnected(InvalidInput):
-    code = "whatsapp_not_connected"
 
 
 class NoApprovedTemplate(InvalidInput):
@@ -118,61 +112,6 @@ SUGGESTED = {
         },
     ),
 }
-
-
-async def connected_channels(uow: UnitOfWork) -> list[Channel]:
-    assert uow.tenant_id is not None
-    return list(
-        await uow.session.scalars(
-            select(Channel)
-            .where(Channel.tenant_id == uow.tenant_id)
-            .where(Channel.disabled_at.is_(None))
-            .order_by(Channel.created_at)
-        )
-    )
-
-
-async def conversation_for(uow: UnitOfWork, document: Document) -> Conversation:
-    """The customer's conversation on a connected number: the most recently active one, or a
-    new conversation on the first number when the customer never wrote."""
-    channels = await connected_channels(uow)
-    if not channels:
-        raise WhatsAppNotConnected(
-            "Connect WhatsApp in Settings → WhatsApp before sending documents to customers."
-        )
-    ids = [channel.id for channel in channels]
-    existing = await uow.session.scalar(
-        select(Conversation)
-        .where(Conversation.tenant_id == document.tenant_id)
-        .where(Conversation.contact_id == document.contact_id)
-        .where(Conversation.channel_id.in_(ids))
-        .order_by(Conversation.last_inbound_at.desc().nulls_last(), Conversation.created_at)
-        .limit(1)
-    )
-    if existing is not None:
-        return existing
-    await uow.session.execute(
-        insert(Conversation)
-        .values(
-            tenant_id=document.tenant_id,
-            id=uuid.uuid4(),
-            channel_id=ids[0],
-            contact_id=document.contact_id,
-            status=ConversationStatus.OPEN,
-            last_message_preview="",
-            unread_count=0,
-            created_at=uow.now,
-        )
-        .on_conflict_do_nothing()
-    )
-    created = await uow.session.scalar(
-        select(Conversation)
-        .where(Conversation.tenant_id == document.tenant_id)
-        .where(Conversation.channel_id == ids[0])
-        .where(Conversation.contact_id == document.contact_id)
-    )
-    assert created is not None
-    return created
 
 
 def _greeting_name(document: Document) -> str:
@@ -334,7 +273,8 @@ async def send_document(
     _check_sendable(
         document, kind, effective_status(document, business_today(profile.timezone, uow.now))
     )
-    conversation = await conversation_for(uow, document)
+    conversation = await conversations.conversation_with(uow, document.contact_id)
+    assert conversation is not None
     link = public_link(settings, document)
     business_name = profile.trading_name
     chosen: MessageTemplate | None = None
@@ -347,7 +287,7 @@ async def send_document(
     else:
         chosen = await _ready_template(uow, keyring, twilio, kind, template_id, conversation)
         outgoing = template_outgoing(chosen, template_values(document, business_name, link))
-    message = await outbound.enqueue(uow, actor, conversation.id, outgoing)
+    message = await conversations.send(uow, actor, conversation.id, outgoing)
     await quotes.mark_sent(uow, document, actor_id=actor.user_id, message_id=message.id)
     return Sent(document, message, conversation.id, chosen.id if chosen else None)
 
@@ -360,9 +300,9 @@ async def create_suggested_template(
     actor.require_manager()
     if kind not in SENDABLE:
         raise InvalidInput("Only quotes and invoices are sent on WhatsApp.")
-    channels = await connected_channels(uow)
+    channels = await conversations.connected_channels(uow)
     if not channels:
-        raise WhatsAppNotConnected(
+        raise conversations.WhatsAppNotConnected(
             "Connect WhatsApp in Settings → WhatsApp before creating templates."
         )
     suggested = SUGGESTED[kind]
@@ -407,17 +347,10 @@ class SendOptions:
 
 async def send_options(uow: UnitOfWork, document: Document) -> SendOptions:
     """Read-only: the conversation that a send would use, without creating one."""
-    channels = await connected_channels(uow)
+    channels = await conversations.connected_channels(uow)
     if not channels:
         return SendOptions(False, False, None, [])
-    conversation = await uow.session.scalar(
-        select(Conversation)
-        .where(Conversation.tenant_id == document.tenant_id)
-        .where(Conversation.contact_id == document.contact_id)
-        .where(Conversation.channel_id.in_([c.id for c in channels]))
-        .order_by(Conversation.last_inbound_at.desc().nulls_last())
-        .limit(1)
-    )
+    conversation = await conversations.conversation_with(uow, document.contact_id, create=False)
     is_open = (
         conversation is not None and window_state(conversation.last_inbound_at, uow.now).is_open
     )

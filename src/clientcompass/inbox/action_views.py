@@ -10,6 +10,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from clientcompass.conversations import service as conversations
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.inbox import canned, service
 from clientcompass.models import ConversationStatus
@@ -34,7 +35,7 @@ async def assign(
     except ValueError as exc:
         raise InvalidInput("Choose someone on your team.", field="assignee_id") from exc
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.assign(uow, state.redis, principal, conversation_id, assignee)
+        await service.assign(uow, principal, conversation_id, assignee)
     return _back(conversation_id)
 
 
@@ -58,9 +59,8 @@ async def change_status(
     except ValueError as exc:
         raise InvalidInput("Choose open, pending, resolved or snoozed.", field="status") from exc
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.set_status(
+        await conversations.set_status(
             uow,
-            state.redis,
             principal,
             conversation_id,
             status,
@@ -75,7 +75,7 @@ async def add_label(
 ) -> Response:
     label = (await form_dict(request)).get("label", "")
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.add_label(uow, state.redis, principal, conversation_id, label)
+        await service.add_label(uow, principal, conversation_id, label)
     return _back(conversation_id)
 
 
@@ -85,7 +85,7 @@ async def remove_label(
 ) -> Response:
     label = (await form_dict(request)).get("label", "")
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.remove_label(uow, state.redis, principal, conversation_id, label)
+        await service.remove_label(uow, principal, conversation_id, label)
     return _back(conversation_id)
 
 
@@ -95,7 +95,7 @@ async def add_note(
 ) -> Response:
     body = (await form_dict(request)).get("note", "")
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.add_note(uow, state.redis, principal, conversation_id, body)
+        await conversations.add_note(uow, principal, conversation_id, body)
     return _back(conversation_id)
 
 

@@ -4,29 +4,33 @@ canned responses and the live event stream. Same services as the pages."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from clientcompass.auth.principal import Principal
+from clientcompass.conversations import queries
+from clientcompass.conversations import service as conversations
+from clientcompass.conversations.schemas import ConversationOut, MessageIn, MessageOut, MessagesPage
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import NotFound
-from clientcompass.inbox import canned, listing, service, stream
+from clientcompass.inbox import canned, listing, service
 from clientcompass.inbox.schemas import (
     AssignIn,
     CannedIn,
     CannedOut,
     ConversationPage,
     EventOut,
-    InboxConversationOut,
     LabelIn,
     LabelsOut,
     NoteIn,
     StatusIn,
 )
-from clientcompass.inbox.views import SSE_HEADERS
 from clientcompass.models import CannedResponse, ConversationEvent, ConversationStatus
+from clientcompass.realtime import sse
 from clientcompass.web.auth import CurrentPrincipal, State
+from clientcompass.whatsapp import outbound, templates
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -48,7 +52,7 @@ def canned_out(item: CannedResponse) -> CannedOut:
 
 async def _one(
     uow: UnitOfWork, principal: Principal, conversation_id: uuid.UUID
-) -> InboxConversationOut:
+) -> ConversationOut:
     found = await listing.get_one(uow, principal, conversation_id)
     if found is None:
         raise NotFound("That conversation does not exist.")
@@ -78,31 +82,78 @@ async def events(request: Request, state: State, principal: CurrentPrincipal) ->
     """Server-Sent Events for this business: `id` is the event id, `data` one JSON object
     with its `type` (message.created, message.status, conversation.assigned…). Reconnect
     with `Last-Event-ID` to receive everything missed."""
-    last = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    return StreamingResponse(
-        stream.event_stream(state.redis, principal.tenant_id, last),
-        media_type="text/event-stream",
-        headers=SSE_HEADERS,
-    )
+    return sse.response(request, state.redis, principal.tenant_id)
 
 
-@router.post("/conversations/{conversation_id}/assignee", response_model=InboxConversationOut)
+@router.get("/conversations", response_model=list[ConversationOut])
+async def list_conversations(
+    state: State,
+    principal: CurrentPrincipal,
+    limit: int = Query(50, ge=1, le=200),
+    before: datetime | None = Query(
+        None, description="keyset cursor: last_message_at of the last row seen"
+    ),
+) -> list[ConversationOut]:
+    """Every conversation, newest activity first (`/api/v1/inbox` adds filters and search)."""
+    # (before, the smallest id) as the keyset: exactly the rows older than `before`.
+    after = listing.Cursor(before, uuid.UUID(int=0)) if before is not None else None
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        page = await listing.list_page(uow, principal, listing.Filters(), after=after, limit=limit)
+    return page.conversations
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagesPage)
+async def list_messages(
+    conversation_id: uuid.UUID, state: State, principal: CurrentPrincipal
+) -> MessagesPage:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        conversation = await _one(uow, principal, conversation_id)
+        messages = await queries.list_messages(uow, conversation_id)
+    return MessagesPage(conversation=conversation, messages=messages)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=202
+)
+async def send_message(
+    conversation_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
+) -> MessageOut:
+    """Accepted means stored as `queued`: it will be sent even if this process dies now."""
+    if data.template is not None:
+        outgoing = outbound.Outgoing(
+            content_sid=data.template.content_sid,
+            content_variables=data.template.variables,
+            preview_text=data.template.preview,
+        )
+    else:
+        outgoing = outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids))
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        if data.template is not None and data.template.id is not None:
+            # By id: the template must be approved and fully filled; the preview is rendered here.
+            outgoing = await templates.outgoing_for(
+                uow, data.template.id, data.template.variables, conversation_id=conversation_id
+            )
+        message = await conversations.send(uow, principal, conversation_id, outgoing)
+        return queries.message_out(message, [])
+
+
+@router.post("/conversations/{conversation_id}/assignee", response_model=ConversationOut)
 async def assign(
     conversation_id: uuid.UUID, data: AssignIn, state: State, principal: CurrentPrincipal
-) -> InboxConversationOut:
+) -> ConversationOut:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.assign(uow, state.redis, principal, conversation_id, data.assignee_id)
+        await service.assign(uow, principal, conversation_id, data.assignee_id)
         return await _one(uow, principal, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/status", response_model=InboxConversationOut)
+@router.post("/conversations/{conversation_id}/status", response_model=ConversationOut)
 async def change_status(
     conversation_id: uuid.UUID, data: StatusIn, state: State, principal: CurrentPrincipal
-) -> InboxConversationOut:
+) -> ConversationOut:
     """Open, pending, resolved, or snoozed `until` a time (it reopens by itself then)."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.set_status(
-            uow, state.redis, principal, conversation_id, data.status, snooze_until=data.until
+        await conversations.set_status(
+            uow, principal, conversation_id, data.status, snooze_until=data.until
         )
         return await _one(uow, principal, conversation_id)
 
@@ -121,7 +172,7 @@ async def add_label(
     conversation_id: uuid.UUID, data: LabelIn, state: State, principal: CurrentPrincipal
 ) -> LabelsOut:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        labels = await service.add_label(uow, state.redis, principal, conversation_id, data.label)
+        labels = await service.add_label(uow, principal, conversation_id, data.label)
     return LabelsOut(labels=labels)
 
 
@@ -130,7 +181,7 @@ async def remove_label(
     conversation_id: uuid.UUID, label: str, state: State, principal: CurrentPrincipal
 ) -> LabelsOut:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        labels = await service.remove_label(uow, state.redis, principal, conversation_id, label)
+        labels = await service.remove_label(uow, principal, conversation_id, label)
     return LabelsOut(labels=labels)
 
 
@@ -150,7 +201,7 @@ async def add_note(
 ) -> EventOut:
     """A private note for the team; never sent to the customer."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        note = await service.add_note(uow, state.redis, principal, conversation_id, data.body)
+        note = await conversations.add_note(uow, principal, conversation_id, data.body)
         return event_out(note)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from clientcompass.whatsapp.schemas import ContactOut, WindowOut
+from clientcompass.conversations.schemas import ContactOut, WindowOut
 
 DEFAULT_ZONE = "Africa/Johannesburg"
 

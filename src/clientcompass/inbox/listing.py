@@ -22,9 +22,11 @@ from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, aggregate_order_b
 from clientcompass.auth.principal import Principal
 from clientcompass.contacts.repository import search_terms as contact_search_terms
 from clientcompass.contacts.repository import tsquery_for as contact_tsquery
+from clientcompass.conversations.schemas import ContactOut, ConversationOut, WindowOut
+from clientcompass.conversations.window import window_state
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
-from clientcompass.inbox.schemas import ConversationPage, InboxConversationOut
+from clientcompass.inbox.schemas import ConversationPage
 from clientcompass.models import (
     Contact,
     Conversation,
@@ -32,8 +34,6 @@ from clientcompass.models import (
     ConversationStatus,
     User,
 )
-from clientcompass.whatsapp.schemas import ContactOut, WindowOut
-from clientcompass.whatsapp.window import window_state
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TERMS = 8
@@ -166,9 +166,9 @@ def _base(actor: Principal, filters: Filters) -> Select[*tuple[Any, ...]]:
     return query
 
 
-def _row_out(row: Row[Any], now: datetime) -> InboxConversationOut:
+def _row_out(row: Row[Any], now: datetime) -> ConversationOut:
     state = window_state(row.last_inbound_at, now)
-    return InboxConversationOut(
+    return ConversationOut(
         id=row.id,
         channel_id=row.channel_id,
         contact=ContactOut(
@@ -229,7 +229,7 @@ async def list_page(
 
 async def get_one(
     uow: UnitOfWork, actor: Principal, conversation_id: uuid.UUID
-) -> InboxConversationOut | None:
+) -> ConversationOut | None:
     query = _base(actor, Filters()).where(Conversation.id == conversation_id)
     row = (await uow.session.execute(query)).first()
     return _row_out(row, uow.now) if row is not None else None

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
+from clientcompass.conversations.schemas import ConversationOut, MediaOut, MessageOut
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import DomainError, NotFound
 from clientcompass.inbox import canned, listing, service, threads
@@ -23,11 +24,9 @@ from clientcompass.inbox.display import (
     window_label,
     zone,
 )
-from clientcompass.inbox.schemas import InboxConversationOut
 from clientcompass.models import CannedResponse, ConversationEvent, EventKind, MessageTemplate
 from clientcompass.team import service as team
 from clientcompass.whatsapp import templates
-from clientcompass.whatsapp.schemas import MediaOut, MessageOut
 from clientcompass.whatsapp.template_rules import scan
 
 COUNTDOWN_FROM = timedelta(hours=2)
@@ -35,7 +34,7 @@ COUNTDOWN_FROM = timedelta(hours=2)
 
 @dataclass(frozen=True)
 class ConversationRow:
-    conversation: InboxConversationOut
+    conversation: ConversationOut
     name: str
     when: str
     window: str
@@ -85,7 +84,7 @@ class TemplateChoice:
 
 @dataclass
 class Thread:
-    conversation: InboxConversationOut
+    conversation: ConversationOut
     name: str
     window: str
     items: list[Bubble | Happening]

@@ -8,19 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from clientcompass.conversations.schemas import ConversationOut
 from clientcompass.models import ConversationStatus
-from clientcompass.whatsapp.schemas import ConversationOut
-
-
-class InboxConversationOut(ConversationOut):
-    assignee_id: uuid.UUID | None
-    assignee_name: str
-    labels: list[str]
-    snoozed_until: datetime | None
 
 
 class ConversationPage(BaseModel):
-    conversations: list[InboxConversationOut]
+    conversations: list[ConversationOut]
     next_cursor: str | None = Field(description="pass as `after` for the next page")
     unread_total: int = Field(
         description="conversations with unread messages in the whole inbox, counted up to 100"

@@ -50,4 +50,4 @@ async def wake_due(lazy: LazyResources) -> int:
 async def _wake_one(lazy: LazyResources, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
     resources = await lazy.get()
     async with resources.unit_of_work(tenant_id) as uow:
-        return await service.wake(uow, resources.redis, conversation_id)
+        return await service.wake(uow, conversation_id)

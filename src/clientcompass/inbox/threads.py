@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import Row, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
+from clientcompass.conversations.queries import media_out
+from clientcompass.conversations.schemas import MediaOut, MessageOut
 from clientcompass.db import UnitOfWork
 from clientcompass.inbox.listing import Cursor
 from clientcompass.models import Message, MessageMedia, MessageStatus
 from clientcompass.whatsapp.errors import explain
-from clientcompass.whatsapp.queries import media_out
-from clientcompass.whatsapp.schemas import MediaOut, MessageOut
 
 # A phone shows about ten bubbles: fifty is plenty to scroll, and earlier pages load on
 # demand (bench/inbox: the first page's cost grows with its length).

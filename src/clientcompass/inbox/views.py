@@ -10,12 +10,14 @@ import uuid
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from clientcompass.auth.principal import Principal
+from clientcompass.conversations import service as conversations
 from clientcompass.errors import DomainError, InvalidInput
-from clientcompass.inbox import listing, pages, service, stream
+from clientcompass.inbox import listing, pages, service
 from clientcompass.models import ConversationStatus
+from clientcompass.realtime import sse
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.render import form_dict, redirect, render
 from clientcompass.web.state import AppState
@@ -31,7 +33,6 @@ STATUS_TABS = [
     ("all", "All"),
 ]
 VIEW_TABS = [("all", "All"), ("mine", "Mine"), ("unassigned", "Unassigned")]
-SSE_HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 
 
 def filters_from(request: Request) -> listing.Filters:
@@ -90,7 +91,7 @@ async def _page(
 ) -> Response:
     filters = filters_from(request)
     # Read the stream's head first: whatever commits after it is replayed to this page.
-    last_event_id = await stream.head(state.redis, principal.tenant_id)
+    last_event_id = await sse.head(state.redis, principal.tenant_id)
     async with state.unit_of_work(principal.tenant_id) as uow:
         page = await pages.list_page(uow, principal, filters, selected=conversation_id)
         labels = await service.tenant_labels(uow)
@@ -98,7 +99,7 @@ async def _page(
         if conversation_id is not None:
             thread = await pages.thread(uow, principal, conversation_id)
             if thread.conversation.unread_count:
-                await service.mark_read(uow, state.redis, conversation_id)
+                await service.mark_read(uow, conversation_id)
     return render(
         request,
         "inbox/page.html",
@@ -139,12 +140,7 @@ async def inbox_rows(request: Request, state: State, principal: CurrentPrincipal
 @router.get("/inbox/events")
 async def inbox_events(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     """Server-Sent Events for this business; resumes after `Last-Event-ID` (or `?last_event_id=`)."""
-    last = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    return StreamingResponse(
-        stream.event_stream(state.redis, principal.tenant_id, last),
-        media_type="text/event-stream",
-        headers=SSE_HEADERS,
-    )
+    return sse.response(request, state.redis, principal.tenant_id)
 
 
 @router.get("/inbox/{conversation_id:uuid}")
@@ -162,7 +158,7 @@ async def conversation_thread(
     async with state.unit_of_work(principal.tenant_id) as uow:
         thread = await pages.thread(uow, principal, conversation_id, full=False)
         if thread.conversation.unread_count:
-            await service.mark_read(uow, state.redis, conversation_id)
+            await service.mark_read(uow, conversation_id)
     return render(request, "inbox/_thread.html", {"thread": thread})
 
 
@@ -242,9 +238,8 @@ async def reply(
         media_ids = ()
     try:
         async with state.unit_of_work(principal.tenant_id) as uow:
-            await service.send(
+            await conversations.send(
                 uow,
-                state.redis,
                 principal,
                 conversation_id,
                 outbound.Outgoing(body=text, media_ids=media_ids),
@@ -278,7 +273,7 @@ async def send_template(
             outgoing = await templates.outgoing_for(
                 uow, template_id, variables, conversation_id=conversation_id
             )
-            await service.send(uow, state.redis, principal, conversation_id, outgoing)
+            await conversations.send(uow, principal, conversation_id, outgoing)
     except DomainError as exc:
         return await _page(
             request, state, principal, conversation_id, error=exc.message, status=exc.status_code

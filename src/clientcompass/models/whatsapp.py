@@ -224,6 +224,12 @@ class Message(TenantOwned, Timestamped, Base):
             postgresql_where=text("status IN ('queued', 'sending')"),
         ),
         Index("ix_messages_search", "search", postgresql_using="gin"),
+        Index(
+            "ix_messages_tenant_id_unhandled",
+            "tenant_id",
+            "created_at",
+            postgresql_where=text("direction = 'inbound' AND handled_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -244,6 +250,9 @@ class Message(TenantOwned, Timestamped, Base):
     send_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     send_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set, for an inbound message, by the transaction that did its follow-up work
+    # (conversations/inbound.py): the work is done once however often its job runs.
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Full-text search over bodies. The tenant is a lexeme of its own, so one GIN lookup
     # intersects "this tenant" with the words (no btree_gin needed). Queried through
     # cc_inbox_search() (migration 0008): under RLS the index could not be used.

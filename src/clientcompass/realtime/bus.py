@@ -1,5 +1,12 @@
-"""Real-time events per tenant on Redis: PUBLISH for live listeners, and a capped stream
-(XADD) so a dropped SSE connection can resume from its Last-Event-ID without loss."""
+"""The live event bus: every change the team should see at once, per tenant, on Redis.
+
+One way in: a service calls `uow.announce(Event.X, …)`, and the unit of work hands the event
+to an `Announcer` once its transaction has committed (a rollback announces nothing). The
+Announcer appends to the tenant's capped stream (XADD), which SSE readers follow with XREAD,
+so a dropped connection resumes from its Last-Event-ID without loss, and PUBLISHes it for
+other listeners. Event names are the `Event` enum: one list, shared by publishers and the
+browser's handlers.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,33 @@ import asyncio
 import contextlib
 import json
 import uuid
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 import structlog
 from redis.asyncio import Redis
 
 STREAM_MAX_LENGTH = 10_000
 log = structlog.get_logger(__name__)
+
+
+class Event(StrEnum):
+    MESSAGE_CREATED = "message.created"
+    MESSAGE_STATUS = "message.status"
+    MEDIA_STORED = "media.stored"
+    CONVERSATION_READ = "conversation.read"
+    CONVERSATION_ASSIGNED = "conversation.assigned"
+    CONVERSATION_STATUS = "conversation.status"
+    CONVERSATION_LABELS = "conversation.labels"
+    CONVERSATION_NOTE = "conversation.note"
+    DOCUMENT_ACCEPTED = "document.accepted"
+    DOCUMENT_DECLINED = "document.declined"
+    # Sent by the SSE reader itself when the capped stream lost events a client asked for.
+    RESYNC = "resync"
+
+
+class Publisher(Protocol):
+    def announce(self, tenant_id: uuid.UUID, event: Event, **data: Any) -> None: ...
 
 
 def channel_name(tenant_id: uuid.UUID) -> str:
@@ -24,28 +51,18 @@ def stream_name(tenant_id: uuid.UUID) -> str:
     return f"tenant:{tenant_id}:stream"
 
 
-async def publish(redis: Redis, tenant_id: uuid.UUID, event_type: str, **data: Any) -> str:
-    """Append to the tenant's stream and announce it; returns the stream id (the event id)."""
-    payload = json.dumps({"type": event_type, **data}, default=str)
-    # One round trip, no MULTI/EXEC: one connection keeps the order, and a listener that
-    # misses the PUBLISH still finds the event in the stream.
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(
-            stream_name(tenant_id), {"event": payload}, maxlen=STREAM_MAX_LENGTH, approximate=True
-        )
-        pipe.publish(channel_name(tenant_id), payload)
-        event_id, _ = await pipe.execute()
-    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+def encode(event: Event, data: dict[str, Any]) -> str:
+    return json.dumps({"type": event.value, **data}, default=str)
 
 
 class Announcer:
-    """Publishes the hot path's events in batches: one pipeline round trip for all the events
-    that arrived while the previous one was in flight.
+    """Publishes events in batches: one pipeline round trip for all the events that arrived
+    while the previous one was in flight.
 
     Measured with bench/webhook_ingest: a pipeline per inbound message was a seventh of the
     webhook's CPU. Under load a batch carries many events for about the cost of one; when it
     is quiet each event still goes out at once. Order is kept (one sender, one connection per
-    batch). A Redis error is logged and that batch dropped: the messages are stored, and a
+    batch). A Redis error is logged and that batch dropped: the data is committed, and a
     reconnecting inbox reloads what it shows.
     """
 
@@ -55,14 +72,20 @@ class Announcer:
         self._pending: list[tuple[uuid.UUID, str]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    def announce(self, tenant_id: uuid.UUID, event_type: str, **data: Any) -> None:
+    def announce(self, tenant_id: uuid.UUID, event: Event, **data: Any) -> None:
         """Queue an event; it goes out after the current batch, never blocking the caller."""
-        self._pending.append((tenant_id, json.dumps({"type": event_type, **data}, default=str)))
+        self._pending.append((tenant_id, encode(event, data)))
+        self._idle.clear()
         self._wake.set()
+        if self._task is None:  # the sender starts with the first event, in the running loop
+            self._task = asyncio.create_task(self._run())
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been sent (or dropped on a Redis error)."""
+        await self._idle.wait()
 
     async def close(self) -> None:
         """Send what is queued, then stop."""
@@ -70,8 +93,10 @@ class Announcer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         while self._pending:
             await self._flush()
+        self._idle.set()
 
     async def _run(self) -> None:
         while True:
@@ -79,6 +104,7 @@ class Announcer:
             self._wake.clear()
             while self._pending:
                 await self._flush()
+            self._idle.set()
 
     async def _flush(self) -> None:
         batch = self._pending[: self.max_batch]
@@ -96,3 +122,9 @@ class Announcer:
                 await pipe.execute()
         except Exception:
             log.exception("could not publish live events", count=len(batch))
+
+
+def conversation_status(conversation_id: uuid.UUID, status: str, was: str) -> dict[str, str]:
+    """The one payload of `Event.CONVERSATION_STATUS`, whoever changed the status: a teammate,
+    the snooze alarm, or the customer's message that reopened it (whatsapp/webhooks.py)."""
+    return {"conversation_id": str(conversation_id), "status": status, "was": was}

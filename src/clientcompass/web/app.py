@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
 
-from clientcompass import jobs, work
+from clientcompass import jobs
 from clientcompass.accounts import api as accounts_api
 from clientcompass.accounts import views as accounts_views
 from clientcompass.auth.sessions import SessionStore
@@ -35,6 +35,7 @@ from clientcompass.inbox import action_views as inbox_action_views
 from clientcompass.inbox import api as inbox_api
 from clientcompass.inbox import views as inbox_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
+from clientcompass.realtime.bus import Announcer
 from clientcompass.redis import create_redis
 from clientcompass.sandbox import views as sandbox_views
 from clientcompass.team import api as team_api
@@ -50,7 +51,7 @@ from clientcompass.whatsapp import api as whatsapp_api
 from clientcompass.whatsapp import templates_api, templates_views
 from clientcompass.whatsapp import views as whatsapp_views
 from clientcompass.whatsapp import webhooks as whatsapp_webhooks
-from clientcompass.whatsapp.events import Announcer
+from clientcompass.whatsapp.twilio import twilio_client
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -106,11 +107,10 @@ def create_app(settings: Settings) -> FastAPI:
         metrics.watch_send_errors(settings.redis_url)
         redis = create_redis(settings.redis_url)
         job_app, _ = jobs.build_job_app(settings)
-        twilio = work.twilio_client(settings)
+        twilio = twilio_client(settings)
         fast = FastPath(settings.app_database_url(), max_size=settings.database_pool_size)
         await fast.open()
         announcer = Announcer(redis)
-        announcer.start()
         async with job_app.open_async():
             app.state.cc = AppState(
                 settings=settings,

@@ -22,8 +22,8 @@ from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, FastPath, UnitOfWork
 from clientcompass.metrics import WhatsAppMetrics
+from clientcompass.realtime.bus import Announcer
 from clientcompass.whatsapp.channels import ChannelCache
-from clientcompass.whatsapp.events import Announcer
 from clientcompass.whatsapp.twilio import TwilioClient
 
 
@@ -53,7 +53,9 @@ class AppState:
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
-        async with work.unit_of_work(self.db, self.job_app, tenant_id) as uow:
+        async with work.unit_of_work(
+            self.db, self.job_app, tenant_id, publisher=self.announcer
+        ) as uow:
             yield uow
 
 

@@ -1,27 +1,18 @@
-"""JSON API: channels, conversations and messages (contacts: contacts/api.py)."""
+"""JSON API of the WhatsApp channel: connecting senders, uploading files to send.
+
+Conversations and messages are served by inbox/api.py, contacts by contacts/api.py."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, UploadFile
 
 from clientcompass.auth.principal import Principal
 from clientcompass.models import Channel
 from clientcompass.storage import LocalStorage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.state import AppState
-from clientcompass.whatsapp import channels, outbound, outbound_media, queries, templates
-from clientcompass.whatsapp.schemas import (
-    ChannelIn,
-    ChannelOut,
-    ConversationOut,
-    MessageIn,
-    MessageOut,
-    MessagesPage,
-    UploadOut,
-)
+from clientcompass.whatsapp import channels, outbound_media
+from clientcompass.whatsapp.schemas import ChannelIn, ChannelOut, UploadOut
 
 router = APIRouter(prefix="/api/v1", tags=["whatsapp"])
 
@@ -67,55 +58,6 @@ async def connect_from(state: AppState, principal: Principal, data: ChannelIn) -
 async def connect_channel(data: ChannelIn, state: State, principal: CurrentManager) -> ChannelOut:
     """Connect a Twilio WhatsApp sender; the credentials are checked against Twilio first."""
     return channel_out(state.settings.base_url, await connect_from(state, principal, data))
-
-
-@router.get("/conversations", response_model=list[ConversationOut])
-async def list_conversations(
-    state: State,
-    principal: CurrentPrincipal,
-    limit: int = Query(50, ge=1, le=200),
-    before: datetime | None = Query(
-        None, description="keyset cursor: last_message_at of the last row seen"
-    ),
-) -> list[ConversationOut]:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        return await queries.list_conversations(uow, limit=limit, before=before)
-
-
-@router.get("/conversations/{conversation_id}/messages", response_model=MessagesPage)
-async def list_messages(
-    conversation_id: uuid.UUID, state: State, principal: CurrentPrincipal
-) -> MessagesPage:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        conversation = await queries.get_conversation(uow, conversation_id)
-        messages = await queries.list_messages(uow, conversation_id)
-    return MessagesPage(conversation=conversation, messages=messages)
-
-
-@router.post(
-    "/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=202
-)
-async def send_message(
-    conversation_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
-) -> MessageOut:
-    """Accepted means stored as `queued`: it will be sent even if this process dies now."""
-    if data.template is not None:
-        outgoing = outbound.Outgoing(
-            content_sid=data.template.content_sid,
-            content_variables=data.template.variables,
-            preview_text=data.template.preview,
-        )
-    else:
-        outgoing = outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids))
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        if data.template is not None and data.template.id is not None:
-            # By id: the template must be approved and fully filled; the preview is rendered here.
-            outgoing = await templates.outgoing_for(
-                uow, data.template.id, data.template.variables, conversation_id=conversation_id
-            )
-        message = await outbound.enqueue(uow, principal, conversation_id, outgoing)
-        result = queries.message_out(message, [])
-    return result
 
 
 @router.post("/media", response_model=UploadOut, status_code=201)

@@ -33,6 +33,7 @@ class Recorded:
     conversation_id: uuid.UUID
     contact_id: uuid.UUID
     media_ids: list[uuid.UUID]
+    reopened_from: str | None  # the status the customer's message reopened it from
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,12 @@ def preview(body: str, media: list[dict[str, str]], details: Mapping[str, Any]) 
 
 
 # One statement: the webhook is the hottest path in the product, so it runs on the plain
-# psycopg fast path (db.FastPath) as one prepared call of `cc_record_inbound` (migration 0010):
+# psycopg fast path (db.FastPath) as one prepared call of `cc_record_inbound` (migration 0012):
 # it sets the tenant for its own transaction, upserts the contact and its conversation,
-# inserts the message once per MessageSid, and only a new message moves the conversation on.
+# inserts the message once per MessageSid, and only a new message moves the conversation on,
+# reopens it, and queues its follow-up job.
 RECORD_INBOUND = """
-    SELECT message_id, conversation_id, contact_id, media_ids FROM cc_record_inbound(
+    SELECT message_id, conversation_id, contact_id, media_ids, reopened_from FROM cc_record_inbound(
         %(tenant_id)s, %(channel_id)s, %(contact_id)s, %(conversation_id)s, %(message_id)s,
         %(phone)s, %(wa_id)s, %(profile_name)s, %(sid)s, %(body)s, %(media)s, %(details)s,
         %(status_times)s, %(preview)s, %(now)s
@@ -156,8 +158,8 @@ async def record_inbound(
     row = await cursor.fetchone()
     if row is None:
         return None
-    message_id, conversation_id, contact_id, media_ids = row
-    return Recorded(message_id, conversation_id, contact_id, list(media_ids))
+    message_id, conversation_id, contact_id, media_ids, reopened_from = row
+    return Recorded(message_id, conversation_id, contact_id, list(media_ids), reopened_from)
 
 
 def _rank_of(column: Any) -> Any:

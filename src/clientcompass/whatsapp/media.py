@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from clientcompass.db import UnitOfWork
 from clientcompass.models import MediaState, Message, MessageMedia
+from clientcompass.realtime.bus import Event
 from clientcompass.storage import LocalStorage
-from clientcompass.whatsapp import channels, events
+from clientcompass.whatsapp import channels
 from clientcompass.whatsapp.twilio import TwilioRejected
 from clientcompass.work import Resources
 
@@ -84,14 +85,26 @@ async def fetch_inbound(resources: Resources, tenant_id: uuid.UUID, media_id: uu
         stored.state, stored.storage_key = MediaState.STORED, key
         stored.content_type, stored.size = content_type, len(content)
         stored.filename = stored.filename or f"{media_id.hex[:8]}{EXTENSIONS.get(content_type, '')}"
-    await events.publish(
-        resources.redis,
-        tenant_id,
-        "media.stored",
-        media_id=str(media_id),
-        message_id=str(message.id),
-        conversation_id=str(conversation_id),
+        uow.announce(
+            Event.MEDIA_STORED,
+            media_id=str(media_id),
+            message_id=str(message.id),
+            conversation_id=str(conversation_id),
+        )
+
+
+async def defer_fetches(uow: UnitOfWork, message_id: uuid.UUID) -> None:
+    """Queue the download of a new inbound message's files (the inbound pipeline's handler)."""
+    assert uow.tenant_id is not None
+    pending = await uow.session.scalars(
+        select(MessageMedia.id)
+        .where(MessageMedia.tenant_id == uow.tenant_id)
+        .where(MessageMedia.message_id == message_id)
+        .where(MessageMedia.state == MediaState.PENDING)
+        .order_by(MessageMedia.position)
     )
+    for media_id in pending:
+        uow.defer_job(FETCH_TASK, tenant_id=str(uow.tenant_id), media_id=str(media_id))
 
 
 async def stored_media(uow: UnitOfWork, media_id: uuid.UUID) -> MessageMedia | None:

@@ -11,22 +11,15 @@ from typing import Any
 
 from sqlalchemy import case, func, select, update
 
-from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
 from clientcompass.models import Channel, Contact, Conversation, Direction, Message, MessageStatus
 from clientcompass.whatsapp import outbound_media
-from clientcompass.whatsapp.queries import find_conversation_contact
-from clientcompass.whatsapp.window import closed_window_message, window_state
 
 MAX_TEXT = 4096
 SEND_TASK = "whatsapp.send_message"
 RECONCILE_TASK = "whatsapp.reconcile_message"
 MAX_TRANSIENT_ATTEMPTS = 8
-
-
-class WindowClosed(InvalidInput):
-    code = "window_closed"
 
 
 @dataclass(frozen=True)
@@ -43,22 +36,24 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(300, 2 ** max(0, attempt - 1)))
 
 
-async def enqueue(
-    uow: UnitOfWork, actor: Principal | None, conversation_id: uuid.UUID, outgoing: Outgoing
-) -> Message:
-    """Accept a message for sending: checks the window, stores it `queued`, defers the send.
-
-    `actor` is the member who wrote it; None for what the app sends by itself (reminders).
-    """
-    assert uow.tenant_id is not None
-    conversation, _contact = await find_conversation_contact(uow, conversation_id)
+def check(outgoing: Outgoing) -> None:
+    """What WhatsApp carries at all: something to send, within its length."""
     if not (outgoing.body.strip() or outgoing.media_ids or outgoing.content_sid):
         raise InvalidInput("Type a message, attach a file or choose a template.", field="body")
     if len(outgoing.body) > MAX_TEXT:
         raise InvalidInput(f"A WhatsApp message holds at most {MAX_TEXT} characters.", field="body")
-    state = window_state(conversation.last_inbound_at, uow.now)
-    if not outgoing.content_sid and not state.is_open:
-        raise WindowClosed(closed_window_message(state), field="body")
+
+
+async def enqueue(
+    uow: UnitOfWork, conversation: Conversation, author_id: uuid.UUID | None, outgoing: Outgoing
+) -> Message:
+    """Store a message `queued` in the outbox, with its send job in the same transaction.
+
+    Only `conversations.send()` calls this: the window and the live event are its rules.
+    `author_id` is the member who wrote it; None for what the app sends by itself.
+    """
+    assert uow.tenant_id is not None
+    check(outgoing)
     message = Message(
         tenant_id=uow.tenant_id,
         id=uuid.uuid4(),
@@ -76,7 +71,7 @@ async def enqueue(
         status=MessageStatus.QUEUED,
         status_times={MessageStatus.QUEUED.value: uow.now.isoformat()},
         error_message="",
-        author_id=actor.user_id if actor else None,
+        author_id=author_id,
         send_attempts=0,
         next_attempt_at=uow.now,
         created_at=uow.now,
@@ -146,6 +141,21 @@ async def claim_for_sending(uow: UnitOfWork, message_id: uuid.UUID) -> Claimed |
     message.send_attempts += 1
     await uow.session.flush()
     return Claimed(message, channel, contact)
+
+
+async def recipient_phone(uow: UnitOfWork, message: Message) -> str:
+    """The number a message goes to: its conversation's contact."""
+    phone = await uow.session.scalar(
+        select(Contact.phone_e164)
+        .join(
+            Conversation,
+            (Conversation.tenant_id == Contact.tenant_id) & (Conversation.contact_id == Contact.id),
+        )
+        .where(Conversation.tenant_id == message.tenant_id)
+        .where(Conversation.id == message.conversation_id)
+    )
+    assert phone is not None
+    return str(phone)
 
 
 async def record_accepted(

@@ -9,13 +9,14 @@ import procrastinate
 import structlog
 from sqlalchemy import select, text
 
+from clientcompass.db import UnitOfWork
 from clientcompass.metrics import count_send_error
 from clientcompass.models import Message, MessageStatus
-from clientcompass.whatsapp import channels, events, media, outbound, outbound_media
-from clientcompass.whatsapp.queries import find_conversation_contact
+from clientcompass.realtime.bus import Event
+from clientcompass.whatsapp import channels, media, outbound, outbound_media
 from clientcompass.whatsapp.ratelimit import wait_for_send_slot
 from clientcompass.whatsapp.twilio import OutcomeUnknown, TwilioRejected, TwilioUnavailable
-from clientcompass.work import LazyResources, Resources, defer
+from clientcompass.work import LazyResources, defer
 
 log = structlog.get_logger(__name__)
 
@@ -94,9 +95,7 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
         await count_send_error(resources.redis, exc.code)
         async with resources.unit_of_work(tenant_id) as uow:
             await outbound.record_rejected(uow, message_id, exc.code, exc.message)
-        await _announce(
-            resources, tenant_id, message_id, conversation_id, MessageStatus.FAILED, exc.code
-        )
+            _announce(uow, message_id, conversation_id, MessageStatus.FAILED, exc.code)
         return
     except TwilioUnavailable as exc:
         await count_send_error(resources.redis, exc.code)
@@ -105,9 +104,7 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
                 await outbound.record_rejected(
                     uow, message_id, exc.code, f"Gave up after {attempts} tries: {exc.message}"
                 )
-            await _announce(
-                resources, tenant_id, message_id, conversation_id, MessageStatus.FAILED, exc.code
-            )
+                _announce(uow, message_id, conversation_id, MessageStatus.FAILED, exc.code)
             return
         delay = outbound.backoff(attempts)
         async with resources.unit_of_work(tenant_id) as uow:
@@ -132,33 +129,27 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
         await outbound.record_accepted(
             uow, message_id, str(result["sid"]), str(result.get("status", "queued"))
         )
-    await _announce(resources, tenant_id, message_id, conversation_id, MessageStatus.ACCEPTED, None)
+        _announce(uow, message_id, conversation_id, MessageStatus.ACCEPTED, None)
 
 
 def _ids(tenant_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, object]:
     return {"tenant_id": str(tenant_id), "message_id": str(message_id)}
 
 
-async def _announce(
-    resources: Resources,
-    tenant_id: uuid.UUID,
+def _announce(
+    uow: UnitOfWork,
     message_id: uuid.UUID,
     conversation_id: uuid.UUID,
     status: MessageStatus,
     error_code: int | None,
 ) -> None:
-    try:
-        await events.publish(
-            resources.redis,
-            tenant_id,
-            "message.status",
-            message_id=str(message_id),
-            conversation_id=str(conversation_id),
-            status=status.value,
-            error_code=error_code,
-        )
-    except Exception:
-        log.exception("could not publish a status event")
+    uow.announce(
+        Event.MESSAGE_STATUS,
+        message_id=str(message_id),
+        conversation_id=str(conversation_id),
+        status=status.value,
+        error_code=error_code,
+    )
 
 
 async def _reconcile(
@@ -177,7 +168,7 @@ async def _reconcile(
         if row is None or row.status != MessageStatus.SENDING:
             return
         message = row
-        _conversation, contact = await find_conversation_contact(uow, message.conversation_id)
+        phone = await outbound.recipient_phone(uow, message)
         channel = await channels.get_channel(uow, tenant_id, message.channel_id)
         creds = channels.credentials(channel, resources.keyring)
         known = set(
@@ -192,7 +183,7 @@ async def _reconcile(
     try:
         listed = await resources.twilio.list_messages(
             creds,
-            to=f"whatsapp:{contact.phone_e164}",
+            to=f"whatsapp:{phone}",
             from_=channel.whatsapp_from,
             sent_on_or_after=(message.send_started_at - timedelta(days=1)).date(),
         )

@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from clientcompass.config import Settings
+
 API_VERSION = "2010-04-01"
 
 
@@ -205,3 +207,13 @@ def _error_from(response: httpx.Response) -> TwilioError:
     else:
         kind = TwilioRejected
     return kind(str(message), status=response.status_code, code=int(code) if code else None)
+
+
+def twilio_client(settings: Settings) -> TwilioClient:
+    """The process's Twilio client, at the configured base URLs (the stand-in in tests)."""
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.twilio_timeout_seconds, connect=5.0))
+    return TwilioClient(
+        http,
+        api_base_url=settings.twilio_api_base_url,
+        content_base_url=settings.twilio_content_base_url,
+    )

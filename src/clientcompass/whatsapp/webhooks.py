@@ -1,7 +1,9 @@
 """Twilio's webhooks: verified against the channel's auth token, stored, acknowledged fast.
 
-Slow work (media download) is deferred to jobs; the real-time event is published after
-commit. A missing or forged signature gets 403 and stores nothing.
+Storing an inbound message also queues its follow-up job in the same statement (see
+conversations/inbound.py), so nothing is deferred here that a crash could lose; the live
+event is published after the commit. A missing or forged signature gets 403 and stores
+nothing.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
-from clientcompass.documents import replies as document_replies
+from clientcompass.models import ConversationStatus
 from clientcompass.models.base import utcnow
+from clientcompass.realtime.bus import Event, conversation_status
 from clientcompass.web.auth import State
 from clientcompass.web.state import AppState
-from clientcompass.whatsapp import channels, events, inbound, media
+from clientcompass.whatsapp import channels, inbound
 from clientcompass.whatsapp.twilio import Credentials
-from clientcompass.work import defer
 
 log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -85,7 +87,7 @@ ACCEPTED = Reply(200, EMPTY_TWIML, "text/xml")
 async def receive_inbound(
     state: AppState, key: str, params: Mapping[str, str], url: str, signature: str
 ) -> Reply:
-    """Verify, store once, acknowledge; media downloads and quote answers go to jobs."""
+    """Verify, store once (with its follow-up job), acknowledge."""
     started = time.perf_counter()
     channel = await channels.channel_for_webhook(
         state.fast, key, state.keyring, state.channel_cache
@@ -97,32 +99,24 @@ async def receive_inbound(
     assert channel is not None
     async with state.fast.statement() as conn:
         recorded = await inbound.record_inbound(conn, channel, params, utcnow())
-    # Committed: now the slow work goes to jobs and the live event goes out.
-    if recorded is not None:
+    if recorded is not None:  # committed, with its follow-up job: tell the open inboxes
         tenant_id = channel.tenant_id
-        for media_id in recorded.media_ids:
-            await defer(
-                state.job_app,
-                media.FETCH_TASK,
-                {"tenant_id": str(tenant_id), "media_id": str(media_id)},
-            )
-        # A quote answer (button or keyword) is judged from the text alone; the job looks it up.
-        if document_replies.wants_answer_job(
-            params.get("Body", ""), params.get("ButtonPayload", "")
-        ):
-            await defer(
-                state.job_app,
-                document_replies.ANSWER_TASK,
-                {"tenant_id": str(tenant_id), "message_id": str(recorded.message_id)},
-            )
         state.announcer.announce(
             tenant_id,
-            "message.created",
+            Event.MESSAGE_CREATED,
             message_id=str(recorded.message_id),
             conversation_id=str(recorded.conversation_id),
             contact_id=str(recorded.contact_id),
             direction="inbound",
         )
+        if recorded.reopened_from is not None:
+            state.announcer.announce(
+                tenant_id,
+                Event.CONVERSATION_STATUS,
+                **conversation_status(
+                    recorded.conversation_id, ConversationStatus.OPEN.value, recorded.reopened_from
+                ),
+            )
     state.metrics.inbound_message(duplicate=recorded is None)
     state.metrics.webhook_latency("inbound", time.perf_counter() - started)
     return ACCEPTED
@@ -217,20 +211,13 @@ async def status_callback(key: str, request: Request, state: State) -> Response:
     async with state.unit_of_work(channel.tenant_id) as uow:
         change = await inbound.apply_status(uow, channel, params, message_id=message_hint)
         if change is not None:
-            tenant_id = channel.tenant_id
-
-            async def publish() -> None:
-                await events.publish(
-                    state.redis,
-                    tenant_id,
-                    "message.status",
-                    message_id=str(change.message_id),
-                    conversation_id=str(change.conversation_id),
-                    status=change.status.value,
-                    error_code=change.error_code,
-                )
-
-            uow.on_commit(publish)
+            uow.announce(
+                Event.MESSAGE_STATUS,
+                message_id=str(change.message_id),
+                conversation_id=str(change.conversation_id),
+                status=change.status.value,
+                error_code=change.error_code,
+            )
     reported = params.get("MessageStatus", "")
     state.metrics.outbound_status(reported, params.get("ErrorCode", ""))
     state.metrics.webhook_latency("status", time.perf_counter() - started)
