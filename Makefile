@@ -7,12 +7,15 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 NAME ?=
 
-.PHONY: run test install lint typecheck pytest bench system-deps clean
+.PHONY: run test test-fast install lint typecheck pytest pytest-fast bench system-deps clean
 
 run: install
 	$(BIN)/clientcompass serve
 
 test: install system-deps lint typecheck pytest
+
+# The same without the real-browser tests (tests/browser/): the quick loop while working.
+test-fast: install system-deps lint typecheck pytest-fast
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -40,6 +43,9 @@ typecheck: $(PY_STAMP)
 
 pytest: install
 	$(BIN)/pytest
+
+pytest-fast: install
+	$(BIN)/pytest --ignore=tests/browser
 
 # bench/pdf compares against WeasyPrint (a benchmark-only dependency), which needs Pango.
 bench: install

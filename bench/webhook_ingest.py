@@ -139,15 +139,24 @@ def main() -> None:
                 "select count(*), count(distinct provider_sid) from messages where provider_sid = any(%s)",
                 (sids,),
             ).fetchone()  # type: ignore[misc]
+            # Each stored message's follow-up job was written with it, once.
+            (follow_ups,) = conn.execute(
+                "select count(*) from procrastinate_jobs j join messages m "
+                "on j.args->>'message_id' = m.id::text "
+                "where j.task_name = 'conversations.inbound_recorded' and m.provider_sid = any(%s)",
+                (sids,),
+            ).fetchone()  # type: ignore[misc]
     report("webhook_ingest_ceiling", ceiling_result)
     report("webhook_ingest_product", product_result)
     print(
         f"BENCH webhook_ingest_ratio {product_result.throughput / ceiling_result.throughput:.2f} ratio"
     )
     print(f"BENCH webhook_ingest_stored_exactly_once {int(stored == distinct == TOTAL)} bool")
-    if stored != TOTAL or distinct != TOTAL:
+    print(f"BENCH webhook_ingest_follow_up_queued_once {int(follow_ups == TOTAL)} bool")
+    if stored != TOTAL or distinct != TOTAL or follow_ups != TOTAL:
         raise SystemExit(
-            f"stored {stored} rows for {TOTAL} accepted webhooks ({distinct} distinct)"
+            f"stored {stored} rows for {TOTAL} accepted webhooks ({distinct} distinct, "
+            f"{follow_ups} follow-up jobs)"
         )
 
 

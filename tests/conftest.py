@@ -9,12 +9,9 @@ import email.policy
 import logging
 import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,13 +25,17 @@ from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, sync_playwright
 from psycopg import sql
 
+from clientcompass.app import create_app
 from clientcompass.config import Environment, Settings, generate_key_spec, with_database, with_user
 from clientcompass.embedded import embedded_postgres, embedded_redis
 from clientcompass.migrate import migrate
 from clientcompass.twilio_standin import create_standin
-from clientcompass.web.app import create_app
+from tests.support.aio import run_async
+from tests.support.waiting import wait_for
+from tests.support.worker import run_queued_jobs
 
 APP_ROLE = "clientcompass_app"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -99,13 +100,10 @@ class MailSink:
         return "250 OK"
 
     def wait_for(self, to: str, timeout: float = 10) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for message in self.messages:
-                if to in message["to"]:
-                    return message["body"]
-            time.sleep(0.05)
-        raise AssertionError(f"no email to {to} arrived")
+        def arrived() -> dict[str, str] | None:
+            return next((message for message in self.messages if to in message["to"]), None)
+
+        return wait_for(arrived, timeout, f"an email to {to}", every=0.05)["body"]
 
 
 @pytest.fixture(scope="session")
@@ -157,6 +155,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def started_or_dead(server: uvicorn.Server, thread: threading.Thread) -> Callable[[], bool]:
+    return lambda: server.started or not thread.is_alive()
+
+
 class LiveServer:
     """The real app under uvicorn in a thread, reached over real HTTP."""
 
@@ -172,27 +174,18 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.server.started:
-                return self
-            if not self.thread.is_alive():
-                raise RuntimeError("the test server failed to start")
-            time.sleep(0.02)
-        raise RuntimeError("the test server did not start in 20 s")
+        wait_for(started_or_dead(self.server, self.thread), 20, "the app to start", every=0.02)
+        if not self.server.started:
+            raise RuntimeError("the test server failed to start")
+        return self
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
     def run_jobs(self) -> None:
-        """Run every queued job with the real worker command, as production would."""
-        subprocess.run(
-            [sys.executable, "-m", "clientcompass", "worker", "--once"],
-            env=settings_env(self.settings),
-            check=True,
-            timeout=60,
-        )
+        """Run every queued job, as `clientcompass worker --once` would, in this process."""
+        run_async(lambda: run_queued_jobs(self.settings))
 
 
 class StandinServer:
@@ -210,11 +203,9 @@ class StandinServer:
 
     def start(self) -> StandinServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the Twilio stand-in did not start")
-            time.sleep(0.02)
+        wait_for(started_or_dead(self.server, self.thread), 20, "the stand-in", every=0.02)
+        if not self.server.started:
+            raise RuntimeError("the Twilio stand-in did not start")
         return self
 
     def control(self, method: str, path: str, **kwargs: object) -> httpx.Response:
@@ -253,6 +244,28 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     server = LiveServer(settings).start()
     yield server
     server.stop()
+
+
+StartServer = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def server_variant(settings: Settings) -> Iterator[StartServer]:
+    """Start more app servers with some settings changed; each stops when the test ends."""
+    servers: list[LiveServer] = []
+
+    def start(**changes: object) -> LiveServer:
+        port = free_port()
+        variant = settings.model_copy(
+            update={"port": port, "public_base_url": f"http://127.0.0.1:{port}", **changes}
+        )
+        server = LiveServer(variant).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ import uvicorn
 
 from clientcompass import jobs, work
 from clientcompass.accounts import service as accounts
+from clientcompass.app import create_app
+from clientcompass.auth import tokens
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
@@ -33,10 +35,9 @@ from clientcompass.migrate import migrate
 from clientcompass.models import Role
 from clientcompass.sandbox import provision
 from clientcompass.team import service as team
-from clientcompass.web.app import create_app
+from clientcompass.twilio_client import twilio_client
 from clientcompass.whatsapp import channels
 from clientcompass.whatsapp import tasks as whatsapp_tasks
-from clientcompass.whatsapp.twilio import twilio_client
 
 log = structlog.get_logger("clientcompass.cli")
 
@@ -64,7 +65,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         migrate(settings)
         if settings.sandbox_enabled:
             try:
-                demo = provision.provision_demo(settings)
+                demo = provision.provision_demo(settings, jobs.build_job_app(settings))
             except DomainError as exc:  # the demo is a convenience: serve without it
                 demo = None
                 print(f"clientcompass: no sandbox demo: {exc.message}", file=sys.stderr)
@@ -250,9 +251,7 @@ async def _principal_for(ws: Workspace, tenant: str, email: str) -> Principal:
         raise DomainError(f"No user {email} in business {tenant}.")
     async with ws.unit_of_work(found[0]) as uow:
         user = await accounts.get_user(uow, found[1])
-    return Principal(
-        user.tenant_id, user.id, user.role, user.name, user.email, AuthMethod.API_TOKEN
-    )
+    return Principal.of_user(user, AuthMethod.COMMAND)
 
 
 def cmd_user_invite(args: argparse.Namespace, settings: Settings) -> int:
@@ -287,7 +286,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         actor = await _principal_for(ws, args.tenant, args.email)
         async with ws.unit_of_work(actor.tenant_id) as uow:
             user = await accounts.get_user(uow, actor.user_id)
-            issued = await team.create_api_token(uow, user, name=args.name)
+            issued = await tokens.create_api_token(uow, user, name=args.name)
         return {
             "token_id": str(issued.api_token.id),
             "token": issued.token,
@@ -310,18 +309,20 @@ def cmd_channel_add_twilio(args: argparse.Namespace, settings: Settings) -> int:
         actor = await _principal_for(ws, args.tenant, owners[0])
         twilio = twilio_client(settings)
         try:
-            async with ws.unit_of_work(actor.tenant_id) as uow:
-                channel = await channels.connect_twilio(
-                    uow,
-                    actor,
-                    Keyring(settings.encryption_keys),
-                    twilio,
-                    account_sid=args.account_sid,
-                    auth_token=args.auth_token,
-                    whatsapp_from=args.from_,
-                    messaging_service_sid=args.messaging_service_sid,
-                    sends_per_second=settings.whatsapp_sends_per_second,
-                )
+            sender = channels.checked_sender(
+                account_sid=args.account_sid,
+                auth_token=args.auth_token,
+                whatsapp_from=args.from_,
+                messaging_service_sid=args.messaging_service_sid,
+            )
+            channel = await channels.connect_twilio(
+                ws.unit_of_work,
+                actor,
+                Keyring(settings.encryption_keys),
+                twilio,
+                sender,
+                sends_per_second=settings.whatsapp_sends_per_second,
+            )
         finally:
             await twilio.http.aclose()
         urls = channels.webhook_urls(settings.base_url, channel)

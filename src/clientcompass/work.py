@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,12 @@ from clientcompass.crypto import Keyring
 from clientcompass.db import Database, QueuedJob, UnitOfWork, create_engine
 from clientcompass.realtime.bus import Announcer, Publisher
 from clientcompass.redis import create_redis
-from clientcompass.whatsapp.twilio import TwilioClient, twilio_client
+from clientcompass.twilio_client import TwilioClient, twilio_client
+
+# Opens a unit of work for a tenant: `AppState.unit_of_work` or `Resources.unit_of_work`. A
+# flow that calls an outside service takes this instead of a unit of work, so it can read,
+# release the connection, call, and then write the outcome in a second transaction.
+UnitsOfWork = Callable[[uuid.UUID | None], AbstractAsyncContextManager[UnitOfWork]]
 
 
 @dataclass

@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from tests.conftest import LiveServer, MailSink
-from tests.helpers import PASSWORD, log_in, post_form, sign_up, unique_email
+from tests.support.accounts import PASSWORD, log_in, sign_up, unique_email
+from tests.support.forms import post_form
 
 WRONG = "That email and password do not match an account."
 WARNING = "One more wrong try locks sign-in for 15 minutes; you can reset your password instead."

@@ -20,10 +20,11 @@ import httpx
 import psycopg
 
 from tests.conftest import Databases, LiveServer, StandinServer
-from tests.documents_helpers import draft
+from tests.support.documents import draft
 from tests.support.processes import WebProcess, start_worker
 from tests.support.shop import Shop, send, shop_with_customer
-from tests.whatsapp_helpers import conversation_with, customer_says, sa_mobile, sent_to, wait_for
+from tests.support.waiting import wait_for
+from tests.support.whatsapp import conversation_with, customer_says, sa_mobile, sent_to
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

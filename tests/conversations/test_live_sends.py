@@ -10,8 +10,8 @@ import httpx
 import psycopg
 
 from tests.conftest import LiveServer, StandinServer
-from tests.documents_helpers import draft, vat_business
-from tests.helpers import api_headers, post_form
+from tests.support.documents import draft, vat_business
+from tests.support.forms import api_headers, post_form
 from tests.support.reminders import (
     approved_template,
     business_today,
@@ -21,7 +21,7 @@ from tests.support.reminders import (
 )
 from tests.support.shop import send, shop_with_customer
 from tests.support.sse import SseClient
-from tests.whatsapp_helpers import connect_channel, conversation_with, customer_says
+from tests.support.whatsapp import connect_channel, conversation_with, customer_says
 
 
 def outbound_created(events: SseClient, conversation_id: str) -> dict[str, Any]:

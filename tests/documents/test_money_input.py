@@ -21,8 +21,8 @@ from clientcompass.documents.money import (
     parse_amount,
 )
 from clientcompass.documents.schemas import CreditNoteIn, LineIn, PaymentIn
-from tests.documents_helpers import finalised, vat_business
-from tests.helpers import page_csrf
+from tests.support.documents import finalised, vat_business
+from tests.support.forms import page_csrf
 
 PLAIN = "Type an amount like 1 150,00."
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import httpx
 
 from clientcompass.config import Settings
 from tests.conftest import free_port, settings_env
+from tests.support.waiting import wait_for
 
 
 class WebProcess:
@@ -28,16 +28,17 @@ class WebProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "clientcompass web exited at start"
+        process = self.process
+
+        def healthy() -> bool:
+            assert process.poll() is None, "clientcompass web exited at start"
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("clientcompass web did not start in 30 s")
+                return False
+
+        wait_for(healthy, 30, "clientcompass web to start")
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when a machine or container dies."""

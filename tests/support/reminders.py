@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tests.conftest import StandinServer
-from tests.documents_helpers import draft
-from tests.helpers import post_form
-from tests.whatsapp_helpers import sa_mobile
+from tests.support.documents import draft
+from tests.support.forms import post_form
+from tests.support.whatsapp import sa_mobile
 
 BODY = (
     "Hi {{1}}, a reminder that invoice {{2}} for {{3}} is due on {{4}}. "

@@ -9,8 +9,8 @@ import httpx
 import psycopg
 
 from tests.conftest import StandinServer
-from tests.documents_helpers import vat_business
-from tests.whatsapp_helpers import connect_channel, conversation_with, customer_says, sa_mobile
+from tests.support.documents import vat_business
+from tests.support.whatsapp import connect_channel, conversation_with, customer_says, sa_mobile
 
 
 @dataclass

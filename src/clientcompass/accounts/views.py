@@ -7,10 +7,10 @@ from fastapi.responses import Response
 
 from clientcompass.accounts import service
 from clientcompass.accounts.schemas import Login, PasswordChange, ProfileUpdate, SignUp
+from clientcompass.auth import tokens
 from clientcompass.auth.passwords import check_password_strength
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.models import User
-from clientcompass.team import service as team
 from clientcompass.web.auth import (
     CurrentPrincipal,
     OptionalPrincipal,
@@ -204,11 +204,11 @@ async def _account(
     status: int,
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        tokens = await team.list_api_tokens(uow, principal)
+        api_tokens = await tokens.list_api_tokens(uow, principal)
     return render(
         request,
         "settings/account.html",
-        {"errors": errors, "flash": flash, "api_tokens": tokens, "section": "account"},
+        {"errors": errors, "flash": flash, "api_tokens": api_tokens, "section": "account"},
         status,
     )
 
@@ -247,5 +247,5 @@ async def create_api_token(request: Request, state: State, principal: CurrentPri
     values = await form_dict(request)
     async with state.unit_of_work(principal.tenant_id) as uow:
         user = await service.get_user(uow, principal.user_id)
-        issued = await team.create_api_token(uow, user, name=values.get("name", "")[:100])
+        issued = await tokens.create_api_token(uow, user, name=values.get("name", "")[:100])
     return await _account(request, state, principal, {}, {"new_token": issued.token}, 201)

@@ -8,12 +8,13 @@ from enum import StrEnum
 
 from clientcompass.auth.sessions import Session
 from clientcompass.errors import Forbidden
-from clientcompass.models.user import Role
+from clientcompass.models.user import Role, User
 
 
 class AuthMethod(StrEnum):
     SESSION = "session"
     API_TOKEN = "api_token"  # noqa: S105
+    COMMAND = "command"  # a `clientcompass` command run on the server, acting as a member
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Principal:
     email: str
     method: AuthMethod
     session: Session | None = None
+
+    @classmethod
+    def of_user(cls, user: User, method: AuthMethod, session: Session | None = None) -> Principal:
+        return cls(user.tenant_id, user.id, user.role, user.name, user.email, method, session)
 
     def require_manager(self) -> None:
         """Owners and admins only: members, channels, banking details, business settings."""

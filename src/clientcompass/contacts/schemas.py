@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
 
-from clientcompass.business.schemas import normalise_za_phone
 from clientcompass.models import ConversationStatus
+from clientcompass.phones import normalise_za_phone
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40

@@ -12,10 +12,8 @@ from datetime import date
 from fastapi import APIRouter, Query, Response
 
 from clientcompass.auth.principal import Principal
-from clientcompass.business import service as business
-from clientcompass.db import UnitOfWork
 from clientcompass.documents import credit_notes, listing, payments, quotes, service
-from clientcompass.documents.output import document_out
+from clientcompass.documents.http import COLLECTIONS, output, pdf_response, storage
 from clientcompass.documents.schemas import (
     ConvertIn,
     CreditNoteIn,
@@ -25,38 +23,10 @@ from clientcompass.documents.schemas import (
     PaymentIn,
 )
 from clientcompass.documents.service import Kind
-from clientcompass.documents.status import business_today
-from clientcompass.storage import LocalStorage
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.state import AppState
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
-COLLECTIONS = {Kind.QUOTE: "quotes", Kind.INVOICE: "invoices", Kind.CREDIT_NOTE: "credit-notes"}
-
-
-def storage(state: AppState) -> LocalStorage:
-    return LocalStorage(state.settings.media_dir)
-
-
-async def output(uow: UnitOfWork, document_id: uuid.UUID, kind: Kind | None = None) -> DocumentOut:
-    assert uow.tenant_id is not None
-    profile = await business.profile_of(uow, uow.tenant_id)
-    loaded = await service.load(uow, document_id, kind)
-    return document_out(
-        loaded, business_today(profile.timezone, uow.now), vat_registered=bool(profile.vat_number)
-    )
-
-
-def pdf_response(document_name: str, content: bytes, *, download: bool) -> Response:
-    disposition = "attachment" if download else "inline"
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'{disposition}; filename="{document_name}"',
-            "cache-control": "private, no-store",
-        },
-    )
 
 
 async def list_page(

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from clientcompass.documents import api as documents_api
+from clientcompass.documents import http as documents_http
 from clientcompass.documents import public, quotes, service
 from clientcompass.documents.public import NOT_FOUND, PublicRef
 from clientcompass.errors import DomainError, NotFound
@@ -152,11 +152,11 @@ async def document_pdf(request: Request, token: str, state: State) -> Response:
                 ref.document_id,
                 None,
                 keyring=state.keyring,
-                storage=documents_api.storage(state),
+                storage=documents_http.storage(state),
             )
     except NotFound:
         return _not_found(request, state)
-    response = documents_api.pdf_response(
+    response = documents_http.pdf_response(
         service.pdf_filename(document),
         content,
         download=request.query_params.get("download") == "1",

@@ -13,7 +13,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from clientcompass.business.schemas import normalise_za_phone
 from clientcompass.documents.money import (
     AMOUNT_PLACES,
     DiscountKind,
@@ -25,6 +24,7 @@ from clientcompass.documents.money import (
     to_cents,
 )
 from clientcompass.models import PaymentMethod
+from clientcompass.phones import normalise_za_phone
 
 MoneyInput = Annotated[
     Decimal,

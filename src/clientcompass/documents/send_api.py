@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from clientcompass.documents import sending
-from clientcompass.documents.api import COLLECTIONS, output, storage
+from clientcompass.documents.http import COLLECTIONS, output, storage
 from clientcompass.documents.schemas import DocumentOut
 from clientcompass.documents.service import Kind
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
@@ -56,6 +56,10 @@ def _send_route(kind: Kind) -> None:
     ) -> SendOut:
         """Finalise if needed and queue on WhatsApp: the PDF inside the 24-hour window, the
         approved template outside it. The message then ticks like any other."""
+        template_id = data.template_id if data else None
+        await sending.refresh_pending_template(
+            state.unit_of_work, state.keyring, state.twilio, principal, kind, template_id
+        )
         async with state.unit_of_work(principal.tenant_id) as uow:
             sent = await sending.send_document(
                 uow,
@@ -65,8 +69,7 @@ def _send_route(kind: Kind) -> None:
                 settings=state.settings,
                 keyring=state.keyring,
                 storage=storage(state),
-                twilio=state.twilio,
-                template_id=data.template_id if data else None,
+                template_id=template_id,
             )
             return SendOut(
                 document=await output(uow, document_id, kind),

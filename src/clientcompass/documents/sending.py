@@ -41,6 +41,7 @@ from clientcompass.models import (
     TemplateStatus,
 )
 from clientcompass.storage import Storage
+from clientcompass.twilio_client import TwilioClient
 from clientcompass.whatsapp import outbound, outbound_media
 from clientcompass.whatsapp import templates as whatsapp_templates
 from clientcompass.whatsapp.template_rules import (
@@ -52,7 +53,7 @@ from clientcompass.whatsapp.template_rules import (
     send_values,
     template_numbers,
 )
-from clientcompass.whatsapp.twilio import TwilioClient
+from clientcompass.work import UnitsOfWork
 
 # The business's template for sending each kind outside the window (a template id).
 TEMPLATE_KEY = "documents.send_template.{kind}"
@@ -182,16 +183,37 @@ async def choose_template(
     await set_setting(uow, TEMPLATE_KEY.format(kind=kind.value), str(template_id))
 
 
-async def _ready_template(
-    uow: UnitOfWork,
+async def refresh_pending_template(
+    units: UnitsOfWork,
     keyring: Keyring,
     twilio: TwilioClient,
+    actor: Principal,
     kind: Kind,
     template_id: uuid.UUID | None,
-    conversation: Conversation,
+) -> None:
+    """Before a send: if its template is still pending, ask Twilio now (approval often lands
+    minutes after submitting). Done ahead of the send's transaction, so no lock is held while
+    Twilio answers; Twilio unreachable leaves it pending, and the send says so."""
+    async with units(actor.tenant_id) as uow:
+        wanted = template_id or await chosen_template_id(uow, kind)
+        if wanted is None:
+            return
+        try:
+            pending = (
+                await whatsapp_templates.get_template(uow, wanted)
+            ).status is TemplateStatus.PENDING
+        except NotFound:
+            return
+    if pending:
+        with contextlib.suppress(DomainError):
+            await whatsapp_templates.sync_one(units, keyring, twilio, actor.tenant_id, wanted)
+
+
+async def _ready_template(
+    uow: UnitOfWork, kind: Kind, template_id: uuid.UUID | None, conversation: Conversation
 ) -> MessageTemplate:
-    """The approved template for a closed window; a pending one is checked with Twilio first
-    (approval often lands minutes after submitting)."""
+    """The approved template for a closed window (`refresh_pending_template` asked Twilio
+    about a pending one before this transaction began)."""
     noun = service.NOUNS[kind]
     wanted = template_id or await chosen_template_id(uow, kind)
     if wanted is None:
@@ -202,15 +224,11 @@ async def _ready_template(
             field="template_id",
         )
     try:
-        template = await whatsapp_templates.get_template(uow, wanted, for_update=True)
+        template = await whatsapp_templates.get_template(uow, wanted)
     except NotFound as exc:
         raise NoApprovedTemplate(
             "The chosen template no longer exists. Choose another one.", field="template_id"
         ) from exc
-    if template.status is TemplateStatus.PENDING:
-        # Twilio unreachable: the status stays pending and the message below says so.
-        with contextlib.suppress(DomainError):
-            await whatsapp_templates.sync_one(uow, keyring, twilio, template)
     if template.status is not TemplateStatus.APPROVED:
         raise NoApprovedTemplate(
             f"The customer's 24-hour WhatsApp window is closed, so the {noun} needs an approved "
@@ -260,13 +278,13 @@ async def send_document(
     settings: Settings,
     keyring: Keyring,
     storage: Storage,
-    twilio: TwilioClient,
     template_id: uuid.UUID | None = None,
 ) -> Sent:
-    """Finalise if needed, then queue the document in the customer's conversation."""
+    """Finalise if needed, then queue the document in the customer's conversation (call
+    `refresh_pending_template` first, outside this transaction)."""
     if kind not in SENDABLE:
         raise InvalidInput("Only quotes and invoices are sent on WhatsApp.")
-    document = await service.finalise(
+    document, rendered = await service.finalise_with_pdf(
         uow, actor, document_id, kind, keyring=keyring, storage=storage
     )
     profile = await business.profile_of(uow, document.tenant_id)
@@ -279,13 +297,16 @@ async def send_document(
     business_name = profile.trading_name
     chosen: MessageTemplate | None = None
     if window_state(conversation.last_inbound_at, uow.now).is_open:
-        _, pdf = await service.pdf_bytes(uow, document.id, kind, keyring=keyring, storage=storage)
-        media = await store_pdf(uow, storage, document, pdf)
+        if rendered is None:  # issued earlier: the stored PDF, checked against its hash
+            _, rendered = await service.pdf_bytes(
+                uow, document.id, kind, keyring=keyring, storage=storage
+            )
+        media = await store_pdf(uow, storage, document, rendered)
         outgoing = outbound.Outgoing(
             body=window_text(document, business_name, link), media_ids=(media.id,)
         )
     else:
-        chosen = await _ready_template(uow, keyring, twilio, kind, template_id, conversation)
+        chosen = await _ready_template(uow, kind, template_id, conversation)
         outgoing = template_outgoing(chosen, template_values(document, business_name, link))
     message = await conversations.send(uow, actor, conversation.id, outgoing)
     await quotes.mark_sent(uow, document, actor_id=actor.user_id, message_id=message.id)

@@ -14,16 +14,16 @@ from decimal import Decimal
 
 import anyio
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
 
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
+from clientcompass.conversations import service as conversations
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.documents import money, numbering, pdf
 from clientcompass.documents import settings as document_settings
 from clientcompass.documents.render import document_data
-from clientcompass.documents.schemas import DocumentIn, LineIn, NewContactIn
+from clientcompass.documents.schemas import DocumentIn, LineIn
 from clientcompass.documents.status import business_today
 from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.models import (
@@ -146,31 +146,8 @@ async def _contact_for(uow: UnitOfWork, actor: Principal, data: DocumentIn) -> C
         return contact
     if data.new_contact is None:
         raise InvalidInput("Choose a customer, or add a new one.", field="contact_id")
-    return await create_contact(uow, actor, data.new_contact)
-
-
-async def create_contact(uow: UnitOfWork, actor: Principal, data: NewContactIn) -> Contact:
-    statement = insert(Contact).values(
-        tenant_id=actor.tenant_id,
-        id=uuid.uuid4(),
-        phone_e164=data.phone,
-        wa_id=data.phone.lstrip("+"),
-        profile_name="",
-        name=data.name.strip(),
-        email=data.email.strip(),
-        created_at=uow.now,
-    )
-    contact_id = await uow.session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=[Contact.tenant_id, Contact.phone_e164],
-            set_={"updated_at": uow.now},
-        ).returning(Contact.id)
-    )
-    contact = await uow.session.get(Contact, (actor.tenant_id, contact_id), populate_existing=True)
-    assert contact is not None
-    if not contact.name:
-        contact.name = data.name.strip()
-    return contact
+    new = data.new_contact
+    return await conversations.contact_for_phone(uow, new.phone, name=new.name, email=new.email)
 
 
 def price_lines(
@@ -430,9 +407,26 @@ async def finalise(
     storage: Storage,
 ) -> Document:
     """Number the draft, render and store its PDF; idempotent for a finalised document."""
+    document, _rendered = await finalise_with_pdf(
+        uow, actor, document_id, kind, keyring=keyring, storage=storage
+    )
+    return document
+
+
+async def finalise_with_pdf(
+    uow: UnitOfWork,
+    actor: Principal,
+    document_id: uuid.UUID,
+    kind: Kind,
+    *,
+    keyring: Keyring,
+    storage: Storage,
+) -> tuple[Document, bytes | None]:
+    """`finalise`, with the PDF it rendered (None when the document was finalised before), so
+    a caller sending it does not read back what it just wrote."""
     document = await get_document(uow, document_id, kind, for_update=True)
     if document.status != DocumentStatus.DRAFT:
-        return document
+        return document, None
     chosen = await document_settings.load(uow)
     document.number = await numbering.assign_number(
         uow, actor.tenant_id, kind, chosen.patterns[kind], document.issue_date
@@ -450,7 +444,7 @@ async def finalise(
     storage.put(document.pdf_key, rendered)
     add_event(uow, document, "finalised", actor_id=actor.user_id, number=document.number)
     await uow.session.flush()
-    return document
+    return document, rendered
 
 
 class StoredPdfMissing(Conflict):

@@ -20,7 +20,7 @@ from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
 from clientcompass.documents import credit_notes, payments, quotes, sending, service
-from clientcompass.documents.api import pdf_response, storage
+from clientcompass.documents.http import pdf_response, storage
 from clientcompass.documents.money import format_amount, format_zar, to_cents
 from clientcompass.documents.output import document_out
 from clientcompass.documents.schemas import CreditNoteIn, PaymentIn
@@ -220,12 +220,17 @@ def _page_routes(kind: Kind) -> None:
     ) -> Response:
         values = await form_dict(request)
         chosen = values.get("template_id", "")
+        try:
+            template_id = uuid.UUID(chosen) if chosen else None
+        except ValueError:
+            template_id = None  # refused below, on the page, by `run`
+        await sending.refresh_pending_template(
+            state.unit_of_work, state.keyring, state.twilio, principal, kind, template_id
+        )
 
         async def run(uow: UnitOfWork) -> str:
-            try:
-                template_id = uuid.UUID(chosen) if chosen else None
-            except ValueError as exc:
-                raise InvalidInput("Choose a template from the list.", field="template_id") from exc
+            if chosen and template_id is None:
+                raise InvalidInput("Choose a template from the list.", field="template_id")
             await sending.send_document(
                 uow,
                 principal,
@@ -234,7 +239,6 @@ def _page_routes(kind: Kind) -> None:
                 settings=state.settings,
                 keyring=state.keyring,
                 storage=storage(state),
-                twilio=state.twilio,
                 template_id=template_id,
             )
             return f"{path_of(kind, document_id)}?done=sent"

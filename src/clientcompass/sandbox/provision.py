@@ -21,7 +21,7 @@ import httpx
 import procrastinate
 import structlog
 
-from clientcompass import jobs, work
+from clientcompass import work
 from clientcompass.accounts import service as accounts
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
@@ -29,8 +29,9 @@ from clientcompass.crypto import Keyring
 from clientcompass.db import Database, create_engine
 from clientcompass.sandbox import service as sandbox
 from clientcompass.sandbox.control import StandinControl
+from clientcompass.twilio_client import TwilioClient
 from clientcompass.twilio_standin import create_standin
-from clientcompass.whatsapp.twilio import TwilioClient
+from clientcompass.work import LazyResources
 
 log = structlog.get_logger(__name__)
 
@@ -103,9 +104,7 @@ async def _owner(
             _write_password(password_file, password)
         async with work.unit_of_work(db, job_app, found[0]) as uow:
             user = await accounts.get_user(uow, found[1])
-    actor = Principal(
-        user.tenant_id, user.id, user.role, user.name, user.email, AuthMethod.API_TOKEN
-    )
+    actor = Principal.of_user(user, AuthMethod.COMMAND)
     return actor, password, created
 
 
@@ -137,14 +136,15 @@ async def ensure_demo(
     )
 
 
-async def _provision(settings: Settings) -> DemoTenant:
+async def _provision(
+    settings: Settings, job_app: procrastinate.App, resources: LazyResources
+) -> DemoTenant:
     standin = create_standin(
         public_base_url=settings.sandbox_twilio_url, state_file=settings.sandbox_state_file
     )
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=standin), timeout=30)
     twilio = TwilioClient(http, api_base_url=IN_PROCESS_URL, content_base_url=IN_PROCESS_URL)
     db = Database(create_engine(settings.app_database_url(), pool_size=1))
-    job_app, resources = jobs.build_job_app(settings)
     try:
         await db.assert_cannot_bypass_rls()
         async with job_app.open_async():
@@ -164,13 +164,16 @@ async def _provision(settings: Settings) -> DemoTenant:
         await db.dispose()
 
 
-def provision_demo(settings: Settings) -> DemoTenant | None:
+def provision_demo(
+    settings: Settings, jobs: tuple[procrastinate.App, LazyResources]
+) -> DemoTenant | None:
     """For `serve`: the demo on the built-in sandbox; None when the app talks to another
-    Twilio (TWILIO_API_BASE_URL set), which this cannot wire before the web starts."""
+    Twilio (TWILIO_API_BASE_URL set), which this cannot wire before the web starts. `jobs`
+    is the process's job app (`jobs.build_job_app`), whose queue the demo's work goes to."""
     if not settings.sandbox_is_built_in:
         log.info("sandbox.demo_skipped", reason="TWILIO_API_BASE_URL points elsewhere")
         return None
-    return asyncio.run(_provision(settings))
+    return asyncio.run(_provision(settings, *jobs))
 
 
 def banner(demo: DemoTenant, base_url: str) -> str:

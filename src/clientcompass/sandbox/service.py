@@ -16,8 +16,8 @@ from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.models import Channel
 from clientcompass.sandbox.control import StandinControl
+from clientcompass.twilio_client import TwilioClient
 from clientcompass.whatsapp import channels
-from clientcompass.whatsapp.twilio import TwilioClient
 
 # Twilio's WhatsApp sandbox sends about one message per three seconds.
 SANDBOX_SENDS_PER_SECOND = 1 / 3
@@ -83,14 +83,17 @@ async def connect_sandbox(
         await register(control, keyring, existing, base_url)
         return existing
     account = await control.create_account(name=SANDBOX_CHANNEL_NAME)
-    channel = await channels.connect_twilio(
-        uow,
-        actor,
-        keyring,
-        twilio,
+    # The stand-in made these credentials a moment ago: nothing to check with it.
+    sender = channels.checked_sender(
         account_sid=account.account_sid,
         auth_token=account.auth_token,
         whatsapp_from=f"whatsapp:{random_mobile('60')}",
+    )
+    channel = await channels.store_channel(
+        uow,
+        actor,
+        keyring,
+        sender,
         name=SANDBOX_CHANNEL_NAME,
         is_sandbox=True,
         sends_per_second=SANDBOX_SENDS_PER_SECOND,

@@ -17,11 +17,11 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from clientcompass.business import service as business
-from clientcompass.business.schemas import normalise_za_phone
 from clientcompass.errors import DomainError, InvalidInput, NotFound
 from clientcompass.inbox.display import zone
 from clientcompass.models import Channel
 from clientcompass.models.base import utcnow
+from clientcompass.phones import normalise_za_phone
 from clientcompass.sandbox import phone
 from clientcompass.sandbox import service as sandbox
 from clientcompass.sandbox.control import SandboxUnavailable, StandinControl

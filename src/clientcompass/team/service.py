@@ -1,4 +1,4 @@
-"""Teammates: one-time invitation links, roles, and personal API tokens."""
+"""Teammates: one-time invitation links and roles (personal API tokens: auth/tokens.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
-from clientcompass.models import ApiToken, Invitation, Role, User
+from clientcompass.models import Invitation, Role, User
 
 INVITE_TOKEN_PREFIX = "cci"  # noqa: S105 (a prefix, not a secret)
-API_TOKEN_PREFIX = "cct"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -25,12 +24,6 @@ class IssuedInvitation:
     invitation: Invitation
     token: str
     url: str
-
-
-@dataclass(frozen=True)
-class IssuedApiToken:
-    api_token: ApiToken
-    token: str
 
 
 def invitation_url(base_url: str, token: str) -> str:
@@ -160,59 +153,3 @@ async def _keep_an_owner(uow: UnitOfWork, tenant_id: uuid.UUID, *, leaving: uuid
     )
     if not owners:
         raise Conflict("A business needs at least one owner. Make someone else owner first.")
-
-
-async def create_api_token(uow: UnitOfWork, user: User, *, name: str) -> IssuedApiToken:
-    secret = bearer.issue(API_TOKEN_PREFIX, user.tenant_id)
-    api_token = ApiToken(
-        tenant_id=user.tenant_id,
-        id=uuid.uuid4(),
-        user_id=user.id,
-        name=name.strip() or "API token",
-        token_hash=secret.digest,
-    )
-    uow.session.add(api_token)
-    await uow.session.flush()
-    return IssuedApiToken(api_token, secret.token)
-
-
-async def resolve_api_token(uow: UnitOfWork, token: str) -> User | None:
-    """The active user a bearer token belongs to; scopes `uow` to that tenant."""
-    secret = bearer.parse(API_TOKEN_PREFIX, token)
-    if secret is None:
-        return None
-    await uow.set_tenant(secret.tenant_id)
-    row = (
-        await uow.session.execute(
-            select(ApiToken, User)
-            .join(User, (User.tenant_id == ApiToken.tenant_id) & (User.id == ApiToken.user_id))
-            .where(ApiToken.tenant_id == secret.tenant_id)
-            .where(ApiToken.token_hash == secret.digest)
-            .where(ApiToken.revoked_at.is_(None))
-            .where(User.is_active)
-        )
-    ).first()
-    if row is None:
-        return None
-    api_token, user = row
-    api_token.last_used_at = uow.now
-    return user
-
-
-async def list_api_tokens(uow: UnitOfWork, actor: Principal) -> list[ApiToken]:
-    rows = await uow.session.scalars(
-        select(ApiToken)
-        .where(ApiToken.tenant_id == actor.tenant_id)
-        .where(ApiToken.user_id == actor.user_id)
-        .where(ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
-    )
-    return list(rows)
-
-
-async def revoke_api_token(uow: UnitOfWork, actor: Principal, token_id: uuid.UUID) -> None:
-    api_token = await uow.session.get(ApiToken, (actor.tenant_id, token_id))
-    if api_token is None or api_token.user_id != actor.user_id:
-        raise NotFound("That API token does not exist.")
-    api_token.revoked_at = api_token.revoked_at or uow.now
-    await uow.session.flush()

@@ -14,11 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from starlette.datastructures import FormData
 
-from clientcompass.accounts import service as accounts
+from clientcompass.auth import tokens
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.auth.sessions import Session
-from clientcompass.errors import DomainError, Forbidden, NotAuthenticated
-from clientcompass.team import service as team
+from clientcompass.errors import Forbidden, NotAuthenticated
+from clientcompass.models import User
 from clientcompass.web.state import AppState, app_state_dependency
 
 SESSION_COOKIE = "cc_session"
@@ -96,31 +96,18 @@ async def resolve_principal(request: Request, state: AppState) -> Principal | No
     principal: Principal | None = None
     if authorization.lower().startswith("bearer "):
         async with state.unit_of_work() as uow:
-            user = await team.resolve_api_token(uow, authorization[7:].strip())
+            user = await tokens.resolve_api_token(uow, authorization[7:].strip())
             if user is None:
                 raise NotAuthenticated("That API token is not valid. Create a new one in Settings.")
-            principal = Principal(
-                user.tenant_id, user.id, user.role, user.name, user.email, AuthMethod.API_TOKEN
-            )
+            principal = Principal.of_user(user, AuthMethod.API_TOKEN)
     else:
         session = await load_session(request, state)
         if session is not None:
             async with state.unit_of_work(session.tenant_id) as uow:
-                try:
-                    user = await accounts.get_user(uow, session.user_id)
-                except DomainError:
-                    user = None
+                user = await uow.session.get(User, (session.tenant_id, session.user_id))
             if user is not None and user.is_active:
                 request.state.session = session
-                principal = Principal(
-                    user.tenant_id,
-                    user.id,
-                    user.role,
-                    user.name,
-                    user.email,
-                    AuthMethod.SESSION,
-                    session,
-                )
+                principal = Principal.of_user(user, AuthMethod.SESSION, session)
             else:
                 await state.sessions.delete(session)
     request.state.principal = principal

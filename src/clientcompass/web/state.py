@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import procrastinate
 from fastapi import Request
@@ -18,13 +17,13 @@ from redis.asyncio import Redis
 from clientcompass import work
 from clientcompass.auth.sessions import SessionStore
 from clientcompass.auth.throttle import LoginThrottle
+from clientcompass.cache import TtlCache
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, FastPath, UnitOfWork
 from clientcompass.metrics import WhatsAppMetrics
 from clientcompass.realtime.bus import Announcer
-from clientcompass.whatsapp.channels import ChannelCache
-from clientcompass.whatsapp.twilio import TwilioClient
+from clientcompass.twilio_client import TwilioClient
 
 
 @dataclass
@@ -42,14 +41,9 @@ class AppState:
     twilio: TwilioClient
     fast: FastPath
     announcer: Announcer
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-    channel_cache: ChannelCache = field(default_factory=ChannelCache)
-
-    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run after the response (e.g. a live event); kept referenced until it finishes."""
-        task = asyncio.create_task(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+    # Webhook key → channel (whatsapp/channels.py): every webhook would otherwise pay a
+    # query and a decryption.
+    channel_cache: TtlCache[str, object] = field(default_factory=TtlCache)
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:

@@ -6,28 +6,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, UploadFile
 
-from clientcompass.auth.principal import Principal
-from clientcompass.models import Channel
 from clientcompass.storage import LocalStorage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
-from clientcompass.web.state import AppState
 from clientcompass.whatsapp import channels, outbound_media
+from clientcompass.whatsapp.http import channel_out, connect_from
 from clientcompass.whatsapp.schemas import ChannelIn, ChannelOut, UploadOut
 
 router = APIRouter(prefix="/api/v1", tags=["whatsapp"])
-
-
-def channel_out(base_url: str, channel: Channel) -> ChannelOut:
-    urls = channels.webhook_urls(base_url, channel)
-    return ChannelOut(
-        id=channel.id,
-        name=channel.name,
-        whatsapp_from=channel.whatsapp_from,
-        account_sid=channel.account_sid,
-        is_sandbox=channel.is_sandbox,
-        inbound_webhook_url=urls.inbound,
-        status_callback_url=urls.status,
-    )
 
 
 @router.get("/channels", response_model=list[ChannelOut])
@@ -35,23 +20,6 @@ async def list_channels(state: State, principal: CurrentManager) -> list[Channel
     async with state.unit_of_work(principal.tenant_id) as uow:
         found = await channels.list_channels(uow, principal)
     return [channel_out(state.settings.base_url, channel) for channel in found]
-
-
-async def connect_from(state: AppState, principal: Principal, data: ChannelIn) -> Channel:
-    """Connect a sender as the page and the API both do: checked with Twilio, then stored."""
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        return await channels.connect_twilio(
-            uow,
-            principal,
-            state.keyring,
-            state.twilio,
-            account_sid=data.account_sid,
-            auth_token=data.auth_token,
-            whatsapp_from=data.whatsapp_from,
-            messaging_service_sid=data.messaging_service_sid,
-            name=data.name,
-            sends_per_second=state.settings.whatsapp_sends_per_second,
-        )
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=201)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -11,18 +10,20 @@ from sqlalchemy import select
 
 from clientcompass.auth import bearer
 from clientcompass.auth.principal import Principal
-from clientcompass.business.schemas import normalise_za_phone
+from clientcompass.cache import TtlCache
 from clientcompass.crypto import Keyring
 from clientcompass.db import FastPath, UnitOfWork, set_tenant
 from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.models import Channel
-from clientcompass.whatsapp.twilio import (
+from clientcompass.phones import normalise_za_phone
+from clientcompass.twilio_client import (
     Credentials,
     OutcomeUnknown,
     TwilioClient,
     TwilioRejected,
     TwilioUnavailable,
 )
+from clientcompass.work import UnitsOfWork
 
 WEBHOOK_KEY_PREFIX = "ccw"
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -70,22 +71,19 @@ def normalise_sender(value: str) -> str:
     return f"whatsapp:{e164}"
 
 
-async def connect_twilio(
-    uow: UnitOfWork,
-    actor: Principal,
-    keyring: Keyring,
-    twilio: TwilioClient,
-    *,
-    account_sid: str,
-    auth_token: str,
-    whatsapp_from: str,
-    messaging_service_sid: str = "",
-    name: str = "",
-    is_sandbox: bool = False,
-    sends_per_second: float = 80.0,
-) -> Channel:
-    """Check the credentials with Twilio, then store the channel with its token sealed."""
-    actor.require_manager()
+@dataclass(frozen=True)
+class Sender:
+    """A Twilio WhatsApp sender as typed, checked for shape (not yet with Twilio)."""
+
+    account_sid: str
+    auth_token: str
+    whatsapp_from: str
+    messaging_service_sid: str = ""
+
+
+def checked_sender(
+    *, account_sid: str, auth_token: str, whatsapp_from: str, messaging_service_sid: str = ""
+) -> Sender:
     account_sid, auth_token = account_sid.strip(), auth_token.strip()
     if not ACCOUNT_SID.match(account_sid):
         raise InvalidInput(
@@ -100,16 +98,14 @@ async def connect_twilio(
             "A Messaging Service SID starts with MG followed by 32 letters and digits.",
             field="messaging_service_sid",
         )
-    sender = normalise_sender(whatsapp_from)
-    existing = await uow.session.scalar(
-        select(Channel.id)
-        .where(Channel.tenant_id == actor.tenant_id)
-        .where(Channel.whatsapp_from == sender)
+    return Sender(
+        account_sid, auth_token, normalise_sender(whatsapp_from), messaging_service_sid.strip()
     )
-    if existing is not None:
-        raise Conflict(f"{sender} is already connected.", field="whatsapp_from")
+
+
+async def verify_with_twilio(twilio: TwilioClient, sender: Sender) -> None:
     try:
-        await twilio.fetch_account(Credentials(account_sid, auth_token))
+        await twilio.fetch_account(Credentials(sender.account_sid, sender.auth_token))
     except TwilioRejected as exc:
         raise InvalidInput(
             "Twilio did not accept this Account SID and Auth Token. Copy both again from the Twilio console.",
@@ -119,23 +115,64 @@ async def connect_twilio(
         raise InvalidInput(
             "Twilio could not be reached to check the credentials. Try again in a minute."
         ) from exc
+
+
+async def store_channel(
+    uow: UnitOfWork,
+    actor: Principal,
+    keyring: Keyring,
+    sender: Sender,
+    *,
+    name: str = "",
+    is_sandbox: bool = False,
+    sends_per_second: float = 80.0,
+) -> Channel:
+    """Store the channel with its token sealed (its credentials were checked already)."""
+    actor.require_manager()
+    existing = await uow.session.scalar(
+        select(Channel.id)
+        .where(Channel.tenant_id == actor.tenant_id)
+        .where(Channel.whatsapp_from == sender.whatsapp_from)
+    )
+    if existing is not None:
+        raise Conflict(f"{sender.whatsapp_from} is already connected.", field="whatsapp_from")
     channel = Channel(
         tenant_id=actor.tenant_id,
         id=uuid.uuid4(),
         provider="twilio",
-        name=name.strip() or sender.removeprefix("whatsapp:"),
-        account_sid=account_sid,
-        whatsapp_from=sender,
-        messaging_service_sid=messaging_service_sid.strip(),
+        name=name.strip() or sender.whatsapp_from.removeprefix("whatsapp:"),
+        account_sid=sender.account_sid,
+        whatsapp_from=sender.whatsapp_from,
+        messaging_service_sid=sender.messaging_service_sid,
         webhook_key=bearer.issue(WEBHOOK_KEY_PREFIX, actor.tenant_id).token,
         is_sandbox=is_sandbox,
         sends_per_second=sends_per_second,
         auth_token_sealed="",
     )
-    channel.auth_token_sealed = keyring.encrypt(auth_token, context=token_context(channel))
+    channel.auth_token_sealed = keyring.encrypt(sender.auth_token, context=token_context(channel))
     uow.session.add(channel)
     await uow.session.flush()
     return channel
+
+
+async def connect_twilio(
+    units: UnitsOfWork,
+    actor: Principal,
+    keyring: Keyring,
+    twilio: TwilioClient,
+    sender: Sender,
+    *,
+    name: str = "",
+    sends_per_second: float = 80.0,
+) -> Channel:
+    """Check the credentials with Twilio, then store the channel. The call is made before
+    the transaction opens: no database connection waits on Twilio."""
+    actor.require_manager()
+    await verify_with_twilio(twilio, sender)
+    async with units(actor.tenant_id) as uow:
+        return await store_channel(
+            uow, actor, keyring, sender, name=name, sends_per_second=sends_per_second
+        )
 
 
 async def list_channels(uow: UnitOfWork, actor: Principal) -> list[Channel]:
@@ -162,27 +199,6 @@ class ChannelRef:
     credentials: Credentials
 
 
-class ChannelCache:
-    """Webhook key → channel, for a short while: every webhook would otherwise pay a query and
-    a decryption. A disabled channel keeps answering for at most `ttl` seconds."""
-
-    def __init__(self, ttl: float = 30.0, max_size: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_size = max_size
-        self._entries: dict[str, tuple[float, ChannelRef]] = {}
-
-    def get(self, key: str) -> ChannelRef | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, key: str, ref: ChannelRef) -> None:
-        if len(self._entries) >= self.max_size:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, ref)
-
-
 CHANNEL_BY_KEY = """
     SELECT id, whatsapp_from, account_sid, auth_token_sealed FROM channels
     WHERE tenant_id = %s AND webhook_key = %s AND disabled_at IS NULL
@@ -190,7 +206,7 @@ CHANNEL_BY_KEY = """
 
 
 async def channel_for_webhook(
-    fast: FastPath, key: str, keyring: Keyring, cache: ChannelCache
+    fast: FastPath, key: str, keyring: Keyring, cache: TtlCache[str, object]
 ) -> ChannelRef | None:
     """The channel a webhook URL names: from the cache, or read within the key's tenant.
 
@@ -199,8 +215,8 @@ async def channel_for_webhook(
     secret = bearer.parse(WEBHOOK_KEY_PREFIX, key)
     if secret is None:
         return None
-    cached = cache.get(key)
-    if cached is not None:
+    cached = cache.get(key)  # webhook key → ChannelRef; a disabled channel lasts its ttl
+    if isinstance(cached, ChannelRef):
         return cached
     async with fast.transaction() as conn:
         await set_tenant(conn, secret.tenant_id)

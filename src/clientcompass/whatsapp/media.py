@@ -11,8 +11,8 @@ from clientcompass.db import UnitOfWork
 from clientcompass.models import MediaState, Message, MessageMedia
 from clientcompass.realtime.bus import Event
 from clientcompass.storage import LocalStorage
+from clientcompass.twilio_client import TwilioRejected
 from clientcompass.whatsapp import channels
-from clientcompass.whatsapp.twilio import TwilioRejected
 from clientcompass.work import Resources
 
 log = structlog.get_logger(__name__)

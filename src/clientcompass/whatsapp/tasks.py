@@ -13,9 +13,9 @@ from clientcompass.db import UnitOfWork
 from clientcompass.metrics import count_send_error
 from clientcompass.models import Message, MessageStatus
 from clientcompass.realtime.bus import Event
+from clientcompass.twilio_client import OutcomeUnknown, TwilioRejected, TwilioUnavailable
 from clientcompass.whatsapp import channels, media, outbound, outbound_media
 from clientcompass.whatsapp.ratelimit import wait_for_send_slot
-from clientcompass.whatsapp.twilio import OutcomeUnknown, TwilioRejected, TwilioUnavailable
 from clientcompass.work import LazyResources, defer
 
 log = structlog.get_logger(__name__)

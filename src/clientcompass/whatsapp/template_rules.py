@@ -16,9 +16,9 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from clientcompass.business.schemas import normalise_za_phone
 from clientcompass.errors import InvalidInput
 from clientcompass.models import MessageTemplate, TemplateCategory, TemplateStatus
+from clientcompass.phones import normalise_za_phone
 
 
 class TemplateKind(StrEnum):

@@ -63,13 +63,12 @@ async def sync_pending(lazy: LazyResources) -> int:
 
 
 async def _sync_one(lazy: LazyResources, tenant_id: uuid.UUID, template_id: uuid.UUID) -> bool:
-    """One template in its own tenant-scoped transaction, so one failure rolls back only itself."""
+    """One template in its own transactions, so one failure rolls back only itself."""
     resources = await lazy.get()
     try:
-        async with resources.unit_of_work(tenant_id) as uow:
-            found = await templates.sync_by_id(
-                uow, resources.keyring, resources.twilio, template_id
-            )
+        found = await templates.sync_one(
+            resources.unit_of_work, resources.keyring, resources.twilio, tenant_id, template_id
+        )
     except DomainError as exc:
         log.warning("template sync failed", template_id=str(template_id), error=exc.message)
         return False

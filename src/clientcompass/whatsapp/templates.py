@@ -20,6 +20,13 @@ from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, DomainError, InvalidInput, NotFound
 from clientcompass.models import Channel, Conversation, MessageTemplate, TemplateStatus
+from clientcompass.twilio_client import (
+    Credentials,
+    OutcomeUnknown,
+    TwilioClient,
+    TwilioRejected,
+    TwilioUnavailable,
+)
 from clientcompass.whatsapp import channels, outbound
 from clientcompass.whatsapp.template_rules import (
     APPROVAL_STATUSES,
@@ -31,12 +38,7 @@ from clientcompass.whatsapp.template_rules import (
     render_preview,
     send_values,
 )
-from clientcompass.whatsapp.twilio import (
-    OutcomeUnknown,
-    TwilioClient,
-    TwilioRejected,
-    TwilioUnavailable,
-)
+from clientcompass.work import UnitsOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -233,38 +235,60 @@ def apply_approval(template: MessageTemplate, whatsapp: Mapping[str, Any], uow: 
         template.submitted_at = None
 
 
-async def sync_one(
-    uow: UnitOfWork, keyring: Keyring, twilio: TwilioClient, template: MessageTemplate
-) -> MessageTemplate:
-    """Ask Twilio for the template's WhatsApp approval status and record it."""
-    if not template.content_sid:
-        return template  # a draft Twilio has never seen: nothing to ask
-    channel = await channels.get_channel(uow, template.tenant_id, template.channel_id)
+async def _approval(
+    twilio: TwilioClient, credentials: Credentials, content_sid: str
+) -> dict[str, Any]:
+    """WhatsApp's review of a template, as Twilio reports it (a deleted one reads as disabled)."""
     try:
-        approval = await twilio.fetch_approval(
-            channels.credentials(channel, keyring), template.content_sid
-        )
+        approval = await twilio.fetch_approval(credentials, content_sid)
     except TwilioRejected as exc:
         if exc.status != 404:
             raise InvalidInput(f"Twilio refused the status check: {exc.message}") from exc
-        approval = {
-            "whatsapp": {
-                "status": "disabled",
-                "rejection_reason": "The template was deleted in Twilio, so it cannot be sent.",
-            }
+        return {
+            "status": "disabled",
+            "rejection_reason": "The template was deleted in Twilio, so it cannot be sent.",
         }
     except (TwilioUnavailable, OutcomeUnknown) as exc:
         raise TwilioDown(
             "Twilio could not be reached to check the template. Try again in a minute."
         ) from exc
     whatsapp = approval.get("whatsapp")
-    apply_approval(template, whatsapp if isinstance(whatsapp, dict) else {}, uow)
-    await uow.session.flush()
-    return template
+    return whatsapp if isinstance(whatsapp, dict) else {}
+
+
+async def sync_one(
+    units: UnitsOfWork,
+    keyring: Keyring,
+    twilio: TwilioClient,
+    tenant_id: uuid.UUID,
+    template_id: uuid.UUID,
+) -> MessageTemplate | None:
+    """Ask Twilio for the template's WhatsApp approval status and record it; None when the
+    template is gone. Read, release, ask, then write: no row stays locked (and no connection
+    stays held) while Twilio answers. A template re-submitted meanwhile keeps its new state."""
+    async with units(tenant_id) as uow:
+        try:
+            template = await get_template(uow, template_id)
+        except NotFound:
+            return None
+        if not template.content_sid:
+            return template  # a draft Twilio has never seen: nothing to ask
+        channel = await channels.get_channel(uow, tenant_id, template.channel_id)
+        credentials, asked_about = channels.credentials(channel, keyring), template.content_sid
+    whatsapp = await _approval(twilio, credentials, asked_about)
+    async with units(tenant_id) as uow:
+        try:
+            template = await get_template(uow, template_id, for_update=True)
+        except NotFound:
+            return None
+        if template.content_sid == asked_about:
+            apply_approval(template, whatsapp, uow)
+            await uow.session.flush()
+        return template
 
 
 async def sync(
-    uow: UnitOfWork,
+    units: UnitsOfWork,
     actor: Principal,
     keyring: Keyring,
     twilio: TwilioClient,
@@ -272,19 +296,10 @@ async def sync(
 ) -> MessageTemplate:
     """'Sync now' for one template, for someone who does not want to wait for the job."""
     actor.require_manager()
-    template = await get_template(uow, template_id, for_update=True)
-    return await sync_one(uow, keyring, twilio, template)
-
-
-async def sync_by_id(
-    uow: UnitOfWork, keyring: Keyring, twilio: TwilioClient, template_id: uuid.UUID
-) -> MessageTemplate | None:
-    """The periodic job's step: a template deleted since it was listed is skipped."""
-    try:
-        template = await get_template(uow, template_id, for_update=True)
-    except NotFound:
-        return None
-    return await sync_one(uow, keyring, twilio, template)
+    template = await sync_one(units, keyring, twilio, actor.tenant_id, template_id)
+    if template is None:
+        raise NotFound("That template does not exist.")
+    return template
 
 
 @dataclass
@@ -293,33 +308,31 @@ class SyncReport:
     failed: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
-async def sync_all_for_tenant(
-    uow: UnitOfWork, keyring: Keyring, twilio: TwilioClient
-) -> SyncReport:
-    """Sync every submitted template of the unit's tenant; one failure does not stop the rest."""
-    assert uow.tenant_id is not None
-    templates = await uow.session.scalars(
-        select(MessageTemplate)
-        .where(MessageTemplate.tenant_id == uow.tenant_id)
-        .where(MessageTemplate.content_sid != "")
-        .where(MessageTemplate.status.in_(SYNCED_STATUSES))
-        .order_by(MessageTemplate.synced_at.asc().nulls_first())
-        .with_for_update(skip_locked=True)
-    )
-    report = SyncReport()
-    for template in templates:
-        try:
-            report.synced.append(await sync_one(uow, keyring, twilio, template))
-        except DomainError as exc:
-            report.failed[template.id] = exc.message
-    return report
-
-
 async def sync_all(
-    uow: UnitOfWork, actor: Principal, keyring: Keyring, twilio: TwilioClient
+    units: UnitsOfWork, actor: Principal, keyring: Keyring, twilio: TwilioClient
 ) -> SyncReport:
+    """Sync every submitted template of the business; one failure does not stop the rest."""
     actor.require_manager()
-    return await sync_all_for_tenant(uow, keyring, twilio)
+    async with units(actor.tenant_id) as uow:
+        ids = list(
+            await uow.session.scalars(
+                select(MessageTemplate.id)
+                .where(MessageTemplate.tenant_id == actor.tenant_id)
+                .where(MessageTemplate.content_sid != "")
+                .where(MessageTemplate.status.in_(SYNCED_STATUSES))
+                .order_by(MessageTemplate.synced_at.asc().nulls_first())
+            )
+        )
+    report = SyncReport()
+    for template_id in ids:
+        try:
+            synced = await sync_one(units, keyring, twilio, actor.tenant_id, template_id)
+        except DomainError as exc:
+            report.failed[template_id] = exc.message
+        else:
+            if synced is not None:
+                report.synced.append(synced)
+    return report
 
 
 async def outgoing_for(

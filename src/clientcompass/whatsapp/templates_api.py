@@ -4,106 +4,24 @@ creating, submitting and syncing them is for owners and admins."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
-from clientcompass.models import MessageTemplate, TemplateCategory, TemplateStatus
+from clientcompass.models import TemplateStatus
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.errors import error_body
 from clientcompass.whatsapp import template_rules, templates
-from clientcompass.whatsapp.template_rules import TemplateKind
+from clientcompass.whatsapp.http import template_out
+from clientcompass.whatsapp.schemas import (
+    PreparedTemplate,
+    SendValuesIn,
+    SyncReportOut,
+    TemplateIn,
+    TemplateOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
-
-
-class ButtonIn(BaseModel):
-    title: str = Field(max_length=100)
-    type: str = Field("", max_length=20, description="call_to_action only: URL or PHONE_NUMBER")
-    url: str = Field("", max_length=2000, description="for a URL button")
-    phone: str = Field("", max_length=30, description="for a PHONE_NUMBER button")
-    id: str = Field("", max_length=200, description="quick_reply only: the payload sent back")
-
-
-class TemplateIn(BaseModel):
-    """A new template; it is checked as WhatsApp's reviewers would, then stored as a draft."""
-
-    channel_id: uuid.UUID | None = Field(
-        None, description="the WhatsApp number; optional when only one is connected"
-    )
-    name: str = Field(max_length=200, description="lowercase letters, digits and underscores")
-    language: str = Field("en", max_length=10, description="e.g. en, en_US, af, zu")
-    category: TemplateCategory
-    kind: TemplateKind = TemplateKind.TEXT
-    body: str = Field(max_length=5000, description="text with {{1}}, {{2}}… placeholders")
-    variables: dict[str, str] = Field(
-        default_factory=dict, description='a sample value per placeholder: {"1": "Sipho"}'
-    )
-    actions: list[ButtonIn] = Field(default_factory=list, max_length=10)
-    media_url: str = Field("", max_length=2000, description="media kind only: https://…")
-
-
-class TemplateOut(BaseModel):
-    id: uuid.UUID
-    channel_id: uuid.UUID
-    name: str
-    language: str
-    category: TemplateCategory
-    kind: str
-    body: str
-    variables: dict[str, str]
-    actions: list[dict[str, str]]
-    media_url: str
-    content_sid: str
-    status: TemplateStatus
-    rejection_reason: str
-    submitted_at: datetime | None
-    synced_at: datetime | None
-    created_at: datetime
-    placeholders: list[str] = Field(description="the numbers a sender must fill, in order")
-    preview: str = Field(description="the body filled with the sample values")
-
-
-class SendValuesIn(BaseModel):
-    variables: dict[str, str] = Field(default_factory=dict)
-
-
-class PreparedTemplate(BaseModel):
-    """Ready to post as `template` to /conversations/{id}/messages."""
-
-    content_sid: str
-    variables: dict[str, str]
-    preview: str = Field(description="the text the customer will read")
-
-
-class SyncReportOut(BaseModel):
-    templates: list[TemplateOut]
-    failed: dict[uuid.UUID, str]
-
-
-def template_out(template: MessageTemplate) -> TemplateOut:
-    return TemplateOut(
-        id=template.id,
-        channel_id=template.channel_id,
-        name=template.name,
-        language=template.language,
-        category=template.category,
-        kind=template.kind,
-        body=template.body,
-        variables=template.variables,
-        actions=[{k: str(v) for k, v in action.items()} for action in template.actions],
-        media_url=template.media_url,
-        content_sid=template.content_sid,
-        status=template.status,
-        rejection_reason=template.rejection_reason,
-        submitted_at=template.submitted_at,
-        synced_at=template.synced_at,
-        created_at=template.created_at,
-        placeholders=[str(n) for n in template_rules.scan(template.body).numbers],
-        preview=template_rules.fill(template.body, template.variables),
-    )
 
 
 def draft_from(data: TemplateIn) -> template_rules.TemplateDraft:
@@ -181,20 +99,19 @@ async def sync_template(
     template_id: uuid.UUID, state: State, principal: CurrentManager
 ) -> TemplateOut:
     """Fetch the WhatsApp approval status now instead of waiting for the 5-minute job."""
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        template = await templates.sync(uow, principal, state.keyring, state.twilio, template_id)
-        return template_out(template)
+    template = await templates.sync(
+        state.unit_of_work, principal, state.keyring, state.twilio, template_id
+    )
+    return template_out(template)
 
 
 @router.post("/templates/sync", response_model=SyncReportOut)
 async def sync_all_templates(state: State, principal: CurrentManager) -> SyncReportOut:
     """Sync every submitted template; those Twilio could not answer for are listed in `failed`."""
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        report = await templates.sync_all(uow, principal, state.keyring, state.twilio)
-        return SyncReportOut(
-            templates=[template_out(template) for template in report.synced],
-            failed=report.failed,
-        )
+    report = await templates.sync_all(state.unit_of_work, principal, state.keyring, state.twilio)
+    return SyncReportOut(
+        templates=[template_out(template) for template in report.synced], failed=report.failed
+    )
 
 
 @router.post("/templates/{template_id}/preview", response_model=PreparedTemplate)

@@ -18,8 +18,8 @@ from clientcompass.models import TemplateCategory
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.render import form_dict, redirect, render
 from clientcompass.whatsapp import channels, template_rules, templates
+from clientcompass.whatsapp.http import template_out
 from clientcompass.whatsapp.template_rules import Button, TemplateKind
-from clientcompass.whatsapp.templates_api import template_out
 
 router = APIRouter(include_in_schema=False)
 
@@ -249,15 +249,13 @@ async def submit(
 async def sync(
     template_id: uuid.UUID, request: Request, state: State, principal: CurrentManager
 ) -> Response:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        await templates.sync(uow, principal, state.keyring, state.twilio, template_id)
+    await templates.sync(state.unit_of_work, principal, state.keyring, state.twilio, template_id)
     return await _row(request, state, principal, template_id)
 
 
 @router.post("/templates/sync")
 async def sync_all(request: Request, state: State, principal: CurrentManager) -> Response:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        report = await templates.sync_all(uow, principal, state.keyring, state.twilio)
+    report = await templates.sync_all(state.unit_of_work, principal, state.keyring, state.twilio)
     if report.failed:
         problem = f"{len(report.failed)} template(s) could not be checked: " + next(
             iter(report.failed.values())

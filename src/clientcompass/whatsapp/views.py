@@ -13,7 +13,7 @@ from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.forms import domain_error_fields, parse
 from clientcompass.web.render import form_dict, redirect, render
 from clientcompass.whatsapp import channels, media, outbound_media
-from clientcompass.whatsapp.api import channel_out, connect_from
+from clientcompass.whatsapp.http import channel_out, connect_from
 from clientcompass.whatsapp.schemas import ChannelIn
 
 router = APIRouter(include_in_schema=False)

@@ -24,10 +24,10 @@ from twilio.request_validator import RequestValidator
 from clientcompass.models import ConversationStatus
 from clientcompass.models.base import utcnow
 from clientcompass.realtime.bus import Event, conversation_status
+from clientcompass.twilio_client import Credentials
 from clientcompass.web.auth import State
 from clientcompass.web.state import AppState
 from clientcompass.whatsapp import channels, inbound
-from clientcompass.whatsapp.twilio import Credentials
 
 log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)

@@ -1,0 +1,45 @@
+"""What the documents' JSON routes and pages share: collection names, the document as the
+API shows it, the stored PDF as a response. Neither kind of route imports the other."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Response
+
+from clientcompass.business import service as business
+from clientcompass.db import UnitOfWork
+from clientcompass.documents import service
+from clientcompass.documents.output import document_out
+from clientcompass.documents.schemas import DocumentOut
+from clientcompass.documents.service import Kind
+from clientcompass.documents.status import business_today
+from clientcompass.storage import LocalStorage
+from clientcompass.web.state import AppState
+
+COLLECTIONS = {Kind.QUOTE: "quotes", Kind.INVOICE: "invoices", Kind.CREDIT_NOTE: "credit-notes"}
+
+
+def storage(state: AppState) -> LocalStorage:
+    return LocalStorage(state.settings.media_dir)
+
+
+async def output(uow: UnitOfWork, document_id: uuid.UUID, kind: Kind | None = None) -> DocumentOut:
+    assert uow.tenant_id is not None
+    profile = await business.profile_of(uow, uow.tenant_id)
+    loaded = await service.load(uow, document_id, kind)
+    return document_out(
+        loaded, business_today(profile.timezone, uow.now), vat_registered=bool(profile.vat_number)
+    )
+
+
+def pdf_response(document_name: str, content: bytes, *, download: bool) -> Response:
+    disposition = "attachment" if download else "inline"
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'{disposition}; filename="{document_name}"',
+            "cache-control": "private, no-store",
+        },
+    )
