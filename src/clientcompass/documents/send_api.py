@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from clientcompass.documents import sending
+from clientcompass.documents import send_templates, sending
 from clientcompass.documents.http import COLLECTIONS, output, storage
 from clientcompass.documents.schemas import DocumentOut
 from clientcompass.documents.service import Kind
@@ -57,7 +57,7 @@ def _send_route(kind: Kind) -> None:
         """Finalise if needed and queue on WhatsApp: the PDF inside the 24-hour window, the
         approved template outside it. The message then ticks like any other."""
         template_id = data.template_id if data else None
-        await sending.refresh_pending_template(
+        await send_templates.refresh_pending_template(
             state.unit_of_work, state.keyring, state.twilio, principal, kind, template_id
         )
         async with state.unit_of_work(principal.tenant_id) as uow:
@@ -89,7 +89,7 @@ def _send_route(kind: Kind) -> None:
         """Create and submit the suggested UTILITY template for sending this kind outside the
         window, and make it the one used; calling again reuses it."""
         async with state.unit_of_work(principal.tenant_id) as uow:
-            template = await sending.create_suggested_template(
+            template = await send_templates.create_suggested_template(
                 uow, principal, state.keyring, state.twilio, kind
             )
             return SuggestedTemplateOut(
@@ -97,5 +97,5 @@ def _send_route(kind: Kind) -> None:
             )
 
 
-for _kind in sending.SENDABLE:
+for _kind in send_templates.SENDABLE:
     _send_route(_kind)

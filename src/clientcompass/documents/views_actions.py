@@ -19,7 +19,15 @@ from sqlalchemy import select
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
-from clientcompass.documents import credit_notes, payments, quotes, sending, service
+from clientcompass.documents import (
+    credit_notes,
+    payments,
+    quotes,
+    send_options,
+    send_templates,
+    sending,
+    service,
+)
 from clientcompass.documents.http import pdf_response, storage
 from clientcompass.documents.money import format_amount, format_zar, to_cents
 from clientcompass.documents.output import document_out
@@ -100,7 +108,7 @@ async def document_page(
         profile = await business.get_profile(uow, principal)
         today = business_today(profile.timezone, uow.now)
         out = document_out(loaded, today, vat_registered=bool(profile.vat_number))
-        options = await sending.send_options(uow, loaded.document)
+        options = await send_options.send_options(uow, loaded.document)
         related = await _related(uow, loaded.document)
     slug = SLUGS[kind]
     done = request.query_params.get("done", "")
@@ -224,7 +232,7 @@ def _page_routes(kind: Kind) -> None:
             template_id = uuid.UUID(chosen) if chosen else None
         except ValueError:
             template_id = None  # refused below, on the page, by `run`
-        await sending.refresh_pending_template(
+        await send_templates.refresh_pending_template(
             state.unit_of_work, state.keyring, state.twilio, principal, kind, template_id
         )
 
@@ -249,7 +257,7 @@ def _page_routes(kind: Kind) -> None:
         document_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
     ) -> Response:
         async def run(uow: UnitOfWork) -> str:
-            await sending.create_suggested_template(
+            await send_templates.create_suggested_template(
                 uow, principal, state.keyring, state.twilio, kind
             )
             return f"{path_of(kind, document_id)}?done=template"
