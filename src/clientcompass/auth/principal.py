@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from clientcompass.auth.permissions import GRANTS, Permission, allowed
 from clientcompass.auth.sessions import Session
 from clientcompass.errors import Forbidden
 from clientcompass.models.user import Role, User
@@ -30,6 +31,13 @@ class Principal:
     @classmethod
     def of_user(cls, user: User, method: AuthMethod, session: Session | None = None) -> Principal:
         return cls(user.tenant_id, user.id, user.role, user.name, user.email, method, session)
+
+    def may(self, permission: Permission) -> bool:
+        return allowed(self.role, permission)
+
+    def require(self, permission: Permission) -> None:
+        if not self.may(permission):
+            raise Forbidden(GRANTS[permission].refused)
 
     def require_manager(self) -> None:
         """Owners and admins only: members, channels, banking details, business settings."""

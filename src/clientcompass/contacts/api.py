@@ -18,6 +18,8 @@ from clientcompass.contacts.schemas import (
     ImportStatus,
     MergeIn,
 )
+from clientcompass.conversations.queries import message_out
+from clientcompass.conversations.schemas import MessageIn, MessageOut
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.errors import error_body
 
@@ -55,10 +57,11 @@ async def create_contact(data: ContactIn, state: State, principal: CurrentPrinci
 
 
 @router.get("/export", response_class=Response)
-async def export_contacts(state: State, principal: CurrentManager) -> Response:
-    """Every contact as CSV (owners and admins); cells are neutralised against formulas."""
+async def export_contacts(state: State, principal: CurrentPrincipal) -> Response:
+    """Every contact as CSV (who may export: the team page); cells are neutralised against
+    formulas."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        body = await csv_io.export_csv(uow)
+        body = await csv_io.export_csv(uow, principal)
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -113,6 +116,17 @@ async def get_contact(
 ) -> ContactDetail:
     async with state.unit_of_work(principal.tenant_id) as uow:
         return await service.get_detail(uow, contact_id)
+
+
+@router.post("/{contact_id}/messages", response_model=MessageOut, status_code=202)
+async def message_contact(
+    contact_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
+) -> MessageOut:
+    """Write to a contact first, in their conversation (started if need be): `text` inside
+    the 24-hour window, an approved `template` outside it (422 `window_closed` otherwise)."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        sent = await service.message(uow, principal, contact_id, data)
+        return message_out(sent, [])
 
 
 @router.patch("/{contact_id}", response_model=ContactOut)

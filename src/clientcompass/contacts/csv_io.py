@@ -22,6 +22,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from clientcompass import csv_safe
+from clientcompass.auth.permissions import Permission
+from clientcompass.auth.principal import Principal
 from clientcompass.contacts import repository
 from clientcompass.contacts.schemas import ContactIn, ImportResult, ImportRowError
 from clientcompass.db import UnitOfWork
@@ -276,8 +278,9 @@ async def save_rows(uow: UnitOfWork, rows: list[ParsedRow]) -> ImportResult:
     return ImportResult(created=len(new), updated=len(changed))
 
 
-async def export_csv(uow: UnitOfWork) -> str:
+async def export_csv(uow: UnitOfWork, actor: Principal) -> str:
     """Every contact as CSV, each cell neutralised against formula injection."""
+    actor.require(Permission.EXPORT)
     contacts = await repository.all_in_order(uow)
     return csv_safe.write_csv(
         EXPORT_HEADER,

@@ -137,6 +137,18 @@ async def conversations_of(
     return [(conversation, channel) for conversation, channel in rows]
 
 
+async def documents_of(uow: UnitOfWork, contact_id: uuid.UUID) -> list[Document]:
+    """The contact's quotes, invoices and credit notes, newest first."""
+    tenant_id = tenant_id_of(uow)
+    rows = await uow.session.scalars(
+        select(Document)
+        .where(Document.tenant_id == tenant_id, Document.contact_id == contact_id)
+        .order_by(Document.created_at.desc(), Document.id)
+        .limit(200)
+    )
+    return list(rows)
+
+
 async def is_referenced(uow: UnitOfWork, contact_id: uuid.UUID) -> bool:
     """Whether conversations or documents point at the contact (then it is merged, not deleted)."""
     tenant_id = tenant_id_of(uow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
@@ -153,8 +153,18 @@ class ContactConversation(BaseModel):
     last_message_preview: str
 
 
+class ContactDocument(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="quote, invoice or credit_note")
+    number: str | None = Field(description="null for a draft")
+    status: str
+    issue_date: date | None
+    total_cents: int
+
+
 class ContactDetail(ContactOut):
     conversations: list[ContactConversation]
+    documents: list[ContactDocument] = Field(description="quotes, invoices and credit notes")
 
 
 class MergeIn(BaseModel):

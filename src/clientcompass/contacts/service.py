@@ -15,14 +15,17 @@ from clientcompass.contacts.repository import Cursor
 from clientcompass.contacts.schemas import (
     ContactConversation,
     ContactDetail,
+    ContactDocument,
     ContactIn,
     ContactOut,
     ContactPatch,
     required_phone,
 )
+from clientcompass.conversations import service as conversations
+from clientcompass.conversations.schemas import MessageIn
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput
-from clientcompass.models import Contact
+from clientcompass.models import Contact, Message
 
 
 def display_name(contact: Contact) -> str:
@@ -61,7 +64,8 @@ async def get_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> ContactOut:
 
 
 async def get_detail(uow: UnitOfWork, contact_id: uuid.UUID) -> ContactDetail:
-    """The contact with their conversations (newest first), for the contact page and the API."""
+    """The contact with their conversations and documents (newest first), for the contact
+    page and the API."""
     contact = await repository.get(uow, contact_id)
     conversations = [
         ContactConversation(
@@ -74,7 +78,20 @@ async def get_detail(uow: UnitOfWork, contact_id: uuid.UUID) -> ContactDetail:
         )
         for conversation, channel in await repository.conversations_of(uow, contact_id)
     ]
-    return ContactDetail(**contact_out(contact).model_dump(), conversations=conversations)
+    documents = [
+        ContactDocument(
+            id=document.id,
+            kind=document.kind,
+            number=document.number,
+            status=document.status,
+            issue_date=document.issue_date,
+            total_cents=document.total_cents,
+        )
+        for document in await repository.documents_of(uow, contact_id)
+    ]
+    return ContactDetail(
+        **contact_out(contact).model_dump(), conversations=conversations, documents=documents
+    )
 
 
 async def _ensure_phone_free(uow: UnitOfWork, phone: str, *, keep: uuid.UUID | None = None) -> None:
@@ -153,3 +170,22 @@ async def find_by_phone_text(uow: UnitOfWork, text: str) -> Contact:
     if contact is None:
         raise InvalidInput("No contact has that number.", field="duplicate_phone")
     return contact
+
+
+async def message(
+    uow: UnitOfWork, actor: Principal, contact_id: uuid.UUID, data: MessageIn
+) -> Message:
+    """Write to a contact first: into their conversation (started if they have none), free
+    text inside the 24-hour window, an approved template outside it. A refused send leaves
+    no new conversation behind (the transaction rolls back)."""
+    await repository.get(uow, contact_id)
+    conversation = await conversations.conversation_with(uow, contact_id)
+    assert conversation is not None
+    outgoing = await conversations.outgoing_from(uow, data, conversation.id)
+    return await conversations.send(uow, actor, conversation.id, outgoing)
+
+
+async def start_conversation(uow: UnitOfWork, contact_id: uuid.UUID) -> uuid.UUID:
+    """The contact page's "Message on WhatsApp": the conversation to open in the inbox."""
+    await repository.get(uow, contact_id)
+    return (await conversations.start(uow, contact_id)).id

@@ -16,12 +16,15 @@ from starlette.datastructures import UploadFile
 from clientcompass.auth.principal import Principal
 from clientcompass.contacts import csv_io, imports, merge, service
 from clientcompass.contacts.schemas import (
+    ContactDocument,
     ContactIn,
     ContactOut,
     ContactPatch,
     ImportResult,
     ImportStatus,
 )
+from clientcompass.conversations import service as conversations
+from clientcompass.documents.money import format_zar
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.forms import domain_error_fields, parse
@@ -153,14 +156,29 @@ async def import_status(
 
 
 @router.get("/contacts/export")
-async def export_contacts(state: State, principal: CurrentManager) -> Response:
+async def export_contacts(state: State, principal: CurrentPrincipal) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        body = await csv_io.export_csv(uow)
+        body = await csv_io.export_csv(uow, principal)
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="contacts.csv"'},
     )
+
+
+DOCUMENT_PATHS = {"quote": "quotes", "invoice": "invoices", "credit_note": "credit-notes"}
+DOCUMENT_NOUNS = {"quote": "Quote", "invoice": "Invoice", "credit_note": "Credit note"}
+
+
+def document_row(document: ContactDocument) -> dict[str, str]:
+    """How the contact page lists a quote, invoice or credit note."""
+    return {
+        "href": f"/{DOCUMENT_PATHS[document.kind]}/{document.id}",
+        "label": f"{DOCUMENT_NOUNS[document.kind]} {document.number or '(draft)'}",
+        "status": document.status.replace("_", " "),
+        "total": format_zar(document.total_cents),
+        "date": document.issue_date.isoformat() if document.issue_date else "",
+    }
 
 
 async def _contact_page(
@@ -175,9 +193,12 @@ async def _contact_page(
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         contact = await service.get_detail(uow, contact_id)
+        connected = bool(await conversations.connected_channels(uow))
     context = {
         "section": "contacts",
         "contact": contact,
+        "whatsapp_connected": connected,
+        "documents": [document_row(document) for document in contact.documents],
         "merge_errors": merge_errors or {},
         "merge_values": merge_values or {},
         "notice": {
@@ -194,6 +215,17 @@ async def contact_page(
     contact_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
 ) -> Response:
     return await _contact_page(request, state, principal, contact_id)
+
+
+@router.post("/contacts/{contact_id:uuid}/message")
+async def message_contact(
+    contact_id: uuid.UUID, state: State, principal: CurrentPrincipal
+) -> Response:
+    """Open the contact's conversation in the inbox, where the composer offers free text
+    inside the 24-hour window and the approved templates outside it."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        conversation_id = await service.start_conversation(uow, contact_id)
+    return redirect(f"/inbox/{conversation_id}")
 
 
 @router.get("/contacts/{contact_id:uuid}/edit")

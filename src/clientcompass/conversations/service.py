@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from clientcompass.auth.principal import Principal
 from clientcompass.conversations.queries import find_conversation_contact
+from clientcompass.conversations.schemas import MessageIn
 from clientcompass.conversations.window import closed_window_message, window_state
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput, NotFound
@@ -31,7 +32,7 @@ from clientcompass.models import (
     Message,
 )
 from clientcompass.realtime.bus import Event, conversation_status
-from clientcompass.whatsapp import outbound
+from clientcompass.whatsapp import outbound, templates
 
 SYSTEM_NAME = "Client Compass"
 MAX_NOTE = 4096
@@ -289,6 +290,36 @@ async def send(
         direction="outbound",
     )
     return message
+
+
+async def outgoing_from(
+    uow: UnitOfWork, data: MessageIn, conversation_id: uuid.UUID
+) -> outbound.Outgoing:
+    """What an API caller asked to send: text and a file, a template by id (checked: approved,
+    every value filled, of this conversation's number) or a raw ContentSid."""
+    if data.template is None:
+        return outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids))
+    if data.template.id is not None:
+        return await templates.outgoing_for(
+            uow, data.template.id, data.template.variables, conversation_id=conversation_id
+        )
+    return outbound.Outgoing(
+        content_sid=data.template.content_sid,
+        content_variables=data.template.variables,
+        preview_text=data.template.preview,
+    )
+
+
+async def start(uow: UnitOfWork, contact_id: uuid.UUID) -> Conversation:
+    """A member starts talking to a contact: their conversation, new if need be, shown at
+    the top of the inbox (its composer offers free text or, with the window closed, a
+    template)."""
+    conversation = await conversation_with(uow, contact_id)
+    assert conversation is not None
+    if conversation.last_message_at is None:
+        conversation.last_message_at = uow.now
+        await uow.session.flush()
+    return conversation
 
 
 async def send_to_contact(

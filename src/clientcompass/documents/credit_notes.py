@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from clientcompass.auth.permissions import Permission
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.crypto import Keyring
@@ -42,6 +43,7 @@ async def issue_credit_note(
     storage: Storage,
 ) -> Document:
     """Credit all of the invoice (no lines given) or part of it, and issue the note."""
+    actor.require(Permission.CORRECT_INVOICES)
     invoice = await get_document(uow, invoice_id, Kind.INVOICE, for_update=True)
     if invoice.status == DocumentStatus.DRAFT.value:
         raise Conflict("A draft invoice can still be edited or deleted; it needs no credit note.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from clientcompass.auth.permissions import Permission
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.documents import export
@@ -31,6 +32,7 @@ async def csv_response(
     date_from: str,
     date_to: str,
 ) -> Response:
+    principal.require(Permission.EXPORT)
     filters = export.filters_from(status, customer, date_from, date_to)
     async with state.unit_of_work(principal.tenant_id) as uow:
         content = await export.export_csv(uow, kind, filters)

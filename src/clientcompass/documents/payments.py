@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from clientcompass.auth.permissions import Permission
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
@@ -20,6 +21,7 @@ async def record_payment(
 ) -> Payment:
     """Record money received. More than the balance is refused: an overpayment is a refund
     conversation, not something to store silently."""
+    actor.require(Permission.RECORD_PAYMENTS)
     invoice = await get_document(uow, invoice_id, Kind.INVOICE, for_update=True)
     if invoice.status == DocumentStatus.DRAFT.value:
         raise Conflict("Finalise the invoice before recording a payment against it.")

@@ -161,5 +161,5 @@ async def delete_canned(
     canned_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await canned.delete_canned(uow, canned_id)
+        await canned.delete_canned(uow, principal, canned_id)
     return redirect("/inbox/canned?saved=1")

@@ -30,7 +30,6 @@ from clientcompass.inbox.schemas import (
 from clientcompass.models import CannedResponse, ConversationEvent, ConversationStatus
 from clientcompass.realtime import sse
 from clientcompass.web.auth import CurrentPrincipal, State
-from clientcompass.whatsapp import outbound, templates
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -119,20 +118,8 @@ async def send_message(
     conversation_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
 ) -> MessageOut:
     """Accepted means stored as `queued`: it will be sent even if this process dies now."""
-    if data.template is not None:
-        outgoing = outbound.Outgoing(
-            content_sid=data.template.content_sid,
-            content_variables=data.template.variables,
-            preview_text=data.template.preview,
-        )
-    else:
-        outgoing = outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids))
     async with state.unit_of_work(principal.tenant_id) as uow:
-        if data.template is not None and data.template.id is not None:
-            # By id: the template must be approved and fully filled; the preview is rendered here.
-            outgoing = await templates.outgoing_for(
-                uow, data.template.id, data.template.variables, conversation_id=conversation_id
-            )
+        outgoing = await conversations.outgoing_from(uow, data, conversation_id)
         message = await conversations.send(uow, principal, conversation_id, outgoing)
         return queries.message_out(message, [])
 
@@ -234,5 +221,5 @@ async def delete_canned(
     canned_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await canned.delete_canned(uow, canned_id)
+        await canned.delete_canned(uow, principal, canned_id)
     return Response(status_code=204)

@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
+from clientcompass.auth.permissions import Permission
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput, NotFound
@@ -101,7 +102,10 @@ async def update_canned(
     return canned
 
 
-async def delete_canned(uow: UnitOfWork, canned_id: uuid.UUID) -> None:
+async def delete_canned(uow: UnitOfWork, actor: Principal, canned_id: uuid.UUID) -> None:
+    """Anyone deletes their own; a teammate's needs `Permission.DELETE_SHARED_CANNED`."""
     canned = await get_canned(uow, canned_id)
+    if canned.created_by != actor.user_id:
+        actor.require(Permission.DELETE_SHARED_CANNED)
     await uow.session.delete(canned)
     await uow.session.flush()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, EmailStr, Field
 
+from clientcompass.auth.permissions import GRANTS
 from clientcompass.errors import DomainError, Gone
 from clientcompass.models import Role
 from clientcompass.team import service
@@ -55,6 +56,7 @@ async def _team_page(
             "members": members,
             "invitations": invitations,
             "roles": list(Role),
+            "grants": list(GRANTS.items()),
             "errors": errors or {},
             "values": values or {},
             "new_link": new_link,
