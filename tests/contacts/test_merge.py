@@ -161,3 +161,32 @@ def test_merge_from_the_page_by_phone_and_bad_merges_change_nothing(
     assert done.status_code == 303 and done.headers["location"] == f"{page}?merged=1"
     assert client.get(f"/api/v1/contacts/{other['id']}").status_code == 404
     assert "Merged" in client.get(done.headers["location"]).text
+
+
+def test_a_merge_keeps_the_name_people_know_the_contact_by(
+    client: httpx.Client, standin: StandinServer
+) -> None:
+    """Known only by her WhatsApp name, "Thandi Nkosi" must not become the duplicate's
+    saved "T. Nkosi"; the duplicate's other details still fill in."""
+    sign_up(client)
+    channel = connect_channel(client, standin)
+    phone = sa_mobile()
+    customer_says(standin, channel, phone, "Hi", profile_name="Thandi Nkosi")
+    headers = api_headers(client)
+    kept = next(c for c in client.get("/api/v1/contacts").json() if c["phone"] == phone)
+    assert kept["name"] == "" and kept["display_name"] == "Thandi Nkosi"
+    duplicate = client.post(
+        "/api/v1/contacts",
+        json={"phone": sa_mobile(), "name": "T. Nkosi", "email": "thandi@example.co.za"},
+        headers=headers,
+    ).json()
+    merged = client.post(
+        f"/api/v1/contacts/{kept['id']}/merge",
+        json={"duplicate_id": duplicate["id"]},
+        headers=headers,
+    )
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["display_name"] == "Thandi Nkosi"
+    assert merged.json()["email"] == "thandi@example.co.za"
+    row = conversations_of(client, phone)[0]
+    assert row["contact"]["profile_name"] == "Thandi Nkosi" and row["contact"]["name"] == ""

@@ -29,6 +29,7 @@ from clientcompass.contacts.schemas import ContactIn, ImportResult, ImportRowErr
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.models import Contact
+from clientcompass.phones import international
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
@@ -287,7 +288,7 @@ async def export_csv(uow: UnitOfWork, actor: Principal) -> str:
         (
             (
                 c.name,
-                c.phone_e164,
+                international(c.phone_e164),
                 c.email,
                 c.address,
                 ", ".join(c.tags),

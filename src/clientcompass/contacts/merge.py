@@ -30,8 +30,13 @@ SKIP_SESSION_SYNC = {"synchronize_session": False}
 
 
 def _merged_fields(keep: Contact, duplicate: Contact) -> None:
-    """The kept contact's own values win; its empty fields take the duplicate's."""
-    for field in ("name", "profile_name", "wa_id", "email", "address"):
+    """The kept contact's own values win; its empty fields take the duplicate's. Its display
+    name never changes: a saved name is taken only when it had no name of either kind (a
+    contact known by its WhatsApp name "Thandi Nkosi" must not become "T. Nkosi")."""
+    fields = ["profile_name", "wa_id", "email", "address"]
+    if not (keep.name or keep.profile_name):
+        fields.append("name")
+    for field in fields:
         if not getattr(keep, field):
             setattr(keep, field, getattr(duplicate, field))
     keep.tags = list(dict.fromkeys([*keep.tags, *duplicate.tags]))

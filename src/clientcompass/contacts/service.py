@@ -9,6 +9,7 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
+from clientcompass import names
 from clientcompass.auth.principal import Principal
 from clientcompass.contacts import repository
 from clientcompass.contacts.repository import Cursor
@@ -29,8 +30,7 @@ from clientcompass.models import Contact, Message
 
 
 def display_name(contact: Contact) -> str:
-    """What people call the contact: the name we saved, else their WhatsApp name, else the number."""
-    return contact.name or contact.profile_name or contact.phone_e164
+    return names.display_name(contact.name, contact.profile_name, contact.phone_e164)
 
 
 def contact_out(contact: Contact) -> ContactOut:

@@ -35,6 +35,7 @@ from clientcompass.models import (
     DocumentStatus,
     Payment,
 )
+from clientcompass.names import display_name
 from clientcompass.storage import Storage
 
 Kind = numbering.DocumentKind
@@ -243,7 +244,9 @@ async def _apply(
         rate=Decimal(document.vat_rate_bp) / 100,
     )
     document.contact_id = contact.id
-    document.recipient_name = (data.recipient_name or contact.name or contact.profile_name).strip()
+    document.recipient_name = data.recipient_name.strip() or display_name(
+        contact.name, contact.profile_name
+    )
     if not document.recipient_name:
         raise InvalidInput("Give the customer's name as it should appear.", field="recipient_name")
     document.recipient_vat_number = data.recipient_vat_number

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clientcompass.conversations.schemas import ContactOut, WindowOut
+from clientcompass.names import display_name
 
 DEFAULT_ZONE = "Africa/Johannesburg"
 
@@ -67,8 +68,7 @@ def time_label(at: datetime | None, tz: ZoneInfo, now: datetime) -> str:
 
 
 def contact_label(contact: ContactOut) -> str:
-    """The name a business knows the customer by, else their WhatsApp name, else the number."""
-    return contact.name or contact.profile_name or contact.phone
+    return display_name(contact.name, contact.profile_name, contact.phone)
 
 
 def window_label(window: WindowOut) -> str:
