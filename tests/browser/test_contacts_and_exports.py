@@ -56,13 +56,18 @@ def test_the_accountant_exports_a_date_range_and_the_team_table_reads_on_both_si
             owner, headers, "invoices", issue_date=(today - timedelta(days=40)).isoformat()
         )
         recent = finalised(owner, headers, "invoices")
-        draft(owner, headers, "invoices")  # drafts are not in the books
+        draft(owner, headers, "invoices", job_description="Service the pool pump")
         for viewport in (DESKTOP, PHONE):
             context, page, console = signed_in(
                 browser, live_server.url, owner, viewport, accept_downloads=True
             )
             try:
                 page.goto("/invoices")
+                # A draft says whose it is and what the job is; it is not in the books.
+                draft_row = page.get_by_test_id("document-row").filter(has_text="Draft")
+                expect(draft_row.get_by_test_id("document-job")).to_have_text(
+                    "Service the pool pump"
+                )
                 page.locator("input[name=date_from]").fill((today - timedelta(days=7)).isoformat())
                 page.locator("input[name=date_to]").fill(today.isoformat())
                 with page.expect_download() as download:

@@ -51,6 +51,7 @@ def summary(document: Document, today: date) -> DocumentSummary:
         status=effective_status(document, today),
         number=document.number,
         recipient_name=document.recipient_name,
+        job_description=document.job_description,
         contact_id=document.contact_id,
         issue_date=document.issue_date,
         due_date=document.due_date,

@@ -221,6 +221,7 @@ class DocumentSummary(BaseModel):
     status: str
     number: str | None
     recipient_name: str
+    job_description: str
     contact_id: uuid.UUID
     issue_date: date
     due_date: date | None
