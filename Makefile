@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 NODE_STAMP := node_modules/.installed
+ASSETS_STAMP := node_modules/.precompressed
+OWN_ASSETS := $(filter-out %.gz %.br,$(wildcard src/clientcompass/static/*))
 CHROMIUM ?= /usr/bin/chromium
 NAME ?=
 
@@ -17,22 +20,30 @@ test: install system-deps lint typecheck pytest
 # The same without the real-browser tests (tests/browser/): the quick loop while working.
 test-fast: install system-deps lint typecheck pytest-fast
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(ASSETS_STAMP)
 
+# What running and testing need; the benchmarks' extra (WeasyPrint) comes with `make bench`.
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian packages the tests drive: chromium (browser tests) and poppler-utils (pdftotext).
+# Static files and the npm libraries served beside them, precompressed (.br, .gz) once here
+# rather than on every request.
+$(ASSETS_STAMP): $(PY_STAMP) $(NODE_STAMP) $(OWN_ASSETS)
+	$(BIN)/python -m clientcompass.web.assets
+	touch $@
+
+# Debian packages the tests drive: chromium (browser tests), poppler-utils (pdftotext) and
+# LibreOffice's Calc (an export opened in a real spreadsheet).
 system-deps:
-	@{ test -x $(CHROMIUM) && command -v pdftotext >/dev/null; } || \
-		{ apt-get update -qq && apt-get install -y -qq chromium poppler-utils; }
+	@{ test -x $(CHROMIUM) && command -v pdftotext >/dev/null && command -v soffice >/dev/null; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils libreoffice-calc-nogui; }
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check src tests bench
@@ -47,11 +58,16 @@ pytest: install
 pytest-fast: install
 	$(BIN)/pytest --ignore=tests/browser
 
-# bench/pdf compares against WeasyPrint (a benchmark-only dependency), which needs Pango.
-bench: install
+# bench/pdf compares against WeasyPrint (the `bench` extra, installed only here), which needs Pango.
+$(BENCH_STAMP): $(PY_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: install $(BENCH_STAMP)
 	@$(BIN)/python -c "import weasyprint" 2>/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; }
 	$(BIN)/python -m bench $(NAME)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -f src/clientcompass/static/*.gz src/clientcompass/static/*.br

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from clientcompass import jobs
 from clientcompass.accounts import api as accounts_api
@@ -36,6 +36,7 @@ from clientcompass.inbox import action_views as inbox_action_views
 from clientcompass.inbox import api as inbox_api
 from clientcompass.inbox import views as inbox_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
+from clientcompass.phones import national
 from clientcompass.realtime.bus import Announcer
 from clientcompass.redis import create_redis
 from clientcompass.sandbox import views as sandbox_views
@@ -44,10 +45,11 @@ from clientcompass.team import views as team_views
 from clientcompass.twilio_client import twilio_client
 from clientcompass.twilio_standin import create_standin
 from clientcompass.web import ops, pages
+from clientcompass.web.assets import StaticAssets, node_modules_dir, served_folders
 from clientcompass.web.auth import csrf_token_for
 from clientcompass.web.errors import install_error_handlers
 from clientcompass.web.middleware import RequestMiddleware
-from clientcompass.web.render import render
+from clientcompass.web.render import HOME_TIME_ZONE, render, time_zone_choices
 from clientcompass.web.state import AppState
 from clientcompass.whatsapp import api as whatsapp_api
 from clientcompass.whatsapp import templates_api, templates_views
@@ -56,26 +58,27 @@ from clientcompass.whatsapp import webhooks as whatsapp_webhooks
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
-STATIC_DIR = PACKAGE_DIR / "static"
-# URL folder → folder under node_modules; only these are served.
-VENDOR_ASSETS = {
-    "htmx": "htmx.org/dist",
-    "htmx-ext-sse": "htmx-ext-sse/dist",
-    "swagger-ui": "swagger-ui-dist",
-}
+# HTML and JSON are compressed on the way out; these are not: already compressed (documents,
+# media, images), or a live stream that must not wait in a compressor (Server-Sent Events).
+NOT_GZIPPED = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "text/event-stream",
+    "application/pdf",
+    "application/octet-stream",
+    "image/*",
+)
+# Smaller bodies gain less than gzip's framing costs.
+GZIP_MINIMUM_BYTES = 1024
+FAVICON_CACHE = "public, max-age=86400"
 
 
-def node_modules_dir() -> Path:
-    """npm installs front-end libraries at set-up; they are served, never copied into git."""
-    for candidate in (Path.cwd() / "node_modules", PACKAGE_DIR.parent.parent / "node_modules"):
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd() / "node_modules"
-
-
-def build_templates(settings: Settings) -> Jinja2Templates:
+def build_templates(settings: Settings, assets: StaticAssets) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.globals["static_url"] = assets.url
+    templates.env.globals["home_time_zone"] = HOME_TIME_ZONE
+    templates.env.globals["time_zone_choices"] = time_zone_choices
     templates.env.globals["csrf_token"] = csrf_token_for
+    templates.env.filters["phone"] = national
     templates.env.globals["sandbox_enabled"] = settings.sandbox_enabled
     templates.env.globals["sandbox_built_in"] = settings.sandbox_is_built_in
     return templates
@@ -97,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.sandbox_enabled
         else None
     )
+    assets = StaticAssets(served_folders(node_modules_dir()))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sessions=SessionStore(redis, settings),
                 throttle=LoginThrottle(redis, settings),
                 job_app=job_app,
-                templates=build_templates(settings),
+                templates=build_templates(settings, assets),
                 registry=registry,
                 metrics=whatsapp_metrics,
                 twilio=twilio,
@@ -155,6 +159,13 @@ def create_app(settings: Settings) -> FastAPI:
     # Added first, so it runs inside RequestMiddleware (request id, access log, metrics).
     app.add_middleware(whatsapp_webhooks.InboundFastLane)
     app.add_middleware(RequestMiddleware, settings=settings, metrics=metrics)
+    # Outermost: it compresses as the inner layers send, so the access log still times it.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MINIMUM_BYTES,
+        compresslevel=6,
+        exclude_content_types=NOT_GZIPPED,
+    )
 
     # Routers carry their full prefix, so a route's `path` is its whole template (metrics).
     for router in (
@@ -193,12 +204,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     if standin is not None:
         app.mount(SANDBOX_MOUNT, standin, name="twilio-standin")
-    modules = node_modules_dir()
-    for mount, package_dir in VENDOR_ASSETS.items():
-        app.mount(
-            f"/static/vendor/{mount}",
-            StaticFiles(directory=modules / package_dir, check_dir=False),
-            name=f"vendor-{mount}",
-        )
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon(request: Request) -> Response:
+        # Asked for by browsers and crawlers whatever the page links; a day is fresh enough.
+        return await assets.response("favicon.ico", request.headers, cache=FAVICON_CACHE)
+
+    app.mount("/static", assets, name="static")
     return app

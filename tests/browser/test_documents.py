@@ -57,7 +57,7 @@ def reload_until_status(page: Page, wanted: str) -> None:
 def approve_when_reviewed(page: Page, standin: StandinServer) -> None:
     """The stand-in plays WhatsApp's review of the suggested template; wait for its verdict."""
     templates = json.loads(page.request.get("/api/v1/templates").text())
-    [template] = [t for t in templates if t["name"] == "quote_ready"]
+    [template] = [t for t in templates if t["name"] == "quote_with_pdf"]
     sid = template["content_sid"]
     content = standin.app.state.standin.contents[sid]
     token = standin.app.state.standin.accounts[content.account_sid].auth_token

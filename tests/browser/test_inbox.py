@@ -98,7 +98,7 @@ def test_two_agents_see_messages_ticks_and_assignment_live_and_a_stranger_sees_n
         expect(one.get_by_test_id("assignee-select")).to_have_value(agent_id)
         expect(two.get_by_test_id("assignee-select")).to_have_value(agent_id)
         expect(two.get_by_test_id("thread").get_by_test_id("system-event").last).to_contain_text(
-            "assigned this to Agent Person"
+            "Thandi assigned this to you"
         )
         expect(two.get_by_test_id("conversation").filter(has_text=phone)).to_contain_text(
             "Agent Person"

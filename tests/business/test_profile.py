@@ -142,3 +142,18 @@ def test_banking_form_rejects_bad_numbers_without_saving(client: httpx.Client) -
     assert response.status_code == 422
     assert "Use digits only." in response.text
     assert client.get("/api/v1/business/banking-details").status_code == 404
+
+
+def test_a_bad_logo_and_a_bad_field_are_both_reported_at_once(client: httpx.Client) -> None:
+    """The logo error used to replace the others (or wait until they were fixed)."""
+    sign_up(client)
+    token = page_csrf(client, "/settings/business")
+    both = client.post(
+        "/settings/business",
+        data={**PROFILE, "vat_number": "123", "csrf_token": token},
+        files={"logo": ("logo.svg", b"<svg onload=alert(1)>", "image/svg+xml")},
+    )
+    assert both.status_code == 422
+    assert "PNG or JPEG" in both.text
+    assert "VAT number has 10 digits and starts with 4" in both.text
+    assert client.get("/api/v1/business/profile").json()["vat_number"] != "123"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import psycopg
 
+from clientcompass import links
 from clientcompass.documents import public
 from tests.conftest import LiveServer, StandinServer
 from tests.support.documents import draft, vat_business
@@ -14,7 +15,7 @@ from tests.support.waiting import wait_for
 from tests.support.whatsapp import connect_channel, conversation_with, sa_mobile, sent_to
 
 
-def test_open_window_sends_the_pdf_as_a_document_with_a_short_message(
+def test_open_window_sends_the_pdf_with_a_short_message_and_the_answer_buttons(
     client: httpx.Client, standin: StandinServer, live_server: LiveServer
 ) -> None:
     shop = shop_with_customer(client, standin)
@@ -32,10 +33,11 @@ def test_open_window_sends_the_pdf_as_a_document_with_a_short_message(
     [twilio_copy] = sent_to(standin, shop.phone)
     body = twilio_copy["body"]
     assert body.startswith(f"Hi Nomvula, here is your quote {document['number']} from Zoë's")
-    assert "Reply ACCEPT or DECLINE, or open" in body and f"{live_server.url}/d/" in body
+    assert "Tap Accept or Decline below, or view it online" in body
+    assert f"{live_server.url}/d/" in body
     token = body.rsplit("/d/", 1)[1].strip()
-    granted = public.read_public_token(live_server.settings, token)
-    assert granted is not None and str(granted.document_id) == quote["id"]
+    granted = links.read_short(live_server.settings.secret_key, public.PURPOSE, token)
+    assert granted is not None and str(granted) == quote["id"]
     [pdf] = wait_for(
         lambda: (m := sent_to(standin, shop.phone)[0]["media"]) and m[0]["url"] and m,
         message="the stand-in fetching the PDF",
@@ -110,7 +112,7 @@ def test_closed_window_sends_the_suggested_template_once_approved(
     created = client.post("/api/v1/quotes/send-template", headers=shop.headers)
     assert created.status_code == 201, created.text
     template = created.json()
-    assert template["name"] == "quote_ready" and template["status"] in ("pending", "approved")
+    assert template["name"] == "quote_with_pdf" and template["status"] in ("pending", "approved")
     # One click again reuses it instead of creating a second template.
     assert (
         client.post("/api/v1/quotes/send-template", headers=shop.headers).json()["id"]

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    Dialog,
     Locator,
     Page,
     ViewportSize,
@@ -36,13 +37,25 @@ TICK_ORDER = ["pending", "sent", "delivered", "read"]
 
 
 class Console:
-    """Collects console errors (CSP violations show up here) and uncaught page errors."""
+    """Collects console errors (CSP violations show up here) and uncaught page errors, and
+    answers confirmation dialogs as a person would (yes, unless `answer` is set to False),
+    keeping their questions in `dialogs`."""
 
     def __init__(self, page: Page) -> None:
         self.errors: list[str] = []
         self.allowed: list[re.Pattern[str]] = []
+        self.dialogs: list[str] = []
+        self.answer = True
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        if self.answer:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     def _console(self, message: object) -> None:
         if message.type == "error":  # type: ignore[attr-defined]

@@ -221,7 +221,7 @@ def test_each_kind_is_stored_as_a_draft_then_created_in_the_content_api_on_submi
             {"body", "language"},
         ),
         ({"name": "odd_category", "category": "PROMO", "body": "Hello there."}, {"category"}),
-        ({"name": "odd_kind", "category": "UTILITY", "kind": "card", "body": "Hi."}, {"kind"}),
+        ({"name": "odd_kind", "category": "UTILITY", "kind": "carousel", "body": "Hi."}, {"kind"}),
     ],
 )
 def test_invalid_templates_are_refused_field_by_field_and_nothing_is_stored(

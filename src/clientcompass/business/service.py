@@ -84,10 +84,9 @@ async def update_profile(
     return profile
 
 
-async def set_logo(
-    uow: UnitOfWork, actor: Principal, content: bytes, *, max_bytes: int
-) -> BusinessProfile:
-    actor.require_manager()
+def logo_type(content: bytes, *, max_bytes: int) -> str:
+    """The logo's content type, or why it is refused (checked before anything is saved, so
+    the page can show it beside every other field's error)."""
     if len(content) > max_bytes:
         raise InvalidInput(
             f"That logo is too large; the limit is {max_bytes // 1024} KB.", field="logo"
@@ -97,6 +96,14 @@ async def set_logo(
     )
     if content_type is None:
         raise InvalidInput("Upload the logo as a PNG or JPEG image.", field="logo")
+    return content_type
+
+
+async def set_logo(
+    uow: UnitOfWork, actor: Principal, content: bytes, *, max_bytes: int
+) -> BusinessProfile:
+    actor.require_manager()
+    content_type = logo_type(content, max_bytes=max_bytes)
     profile = await get_profile(uow, actor)
     profile.logo = content
     profile.logo_content_type = content_type

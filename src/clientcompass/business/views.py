@@ -67,12 +67,18 @@ async def save_business(request: Request, state: State, principal: CurrentManage
         {**values, "default_vat_rate": values.get("default_vat_rate") or Decimal("15")},
     )
     logo = form.get("logo")
-    if data is not None:
+    content = None
+    if isinstance(logo, UploadFile) and logo.filename:
+        content = await logo.read(state.settings.max_logo_bytes + 1)
+        try:  # checked now, so its error shows with every other field's
+            service.logo_type(content, max_bytes=state.settings.max_logo_bytes)
+        except DomainError as exc:
+            errors = {**errors, **domain_error_fields(exc)}
+    if data is not None and not errors:
         try:
             async with state.unit_of_work(principal.tenant_id) as uow:
                 await service.update_profile(uow, principal, data)
-                if isinstance(logo, UploadFile) and logo.filename:
-                    content = await logo.read(state.settings.max_logo_bytes + 1)
+                if content is not None:
                     await service.set_logo(
                         uow, principal, content, max_bytes=state.settings.max_logo_bytes
                     )

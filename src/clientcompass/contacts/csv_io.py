@@ -30,6 +30,7 @@ from clientcompass.db import UnitOfWork
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.models import Contact
 from clientcompass.phones import international
+from clientcompass.web.forms import messages_by_field
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
@@ -131,11 +132,8 @@ def _phone_cell(value: str) -> str:
 
 
 def _row_errors(row: int, exc: ValidationError) -> list[ImportRowError]:
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "row"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        errors.setdefault(field, message[:1].upper() + message[1:])
+    """A row's problems in the same plain words every form uses (web/forms.py)."""
+    errors = messages_by_field(exc.errors(), default="row")
     return [ImportRowError(row=row, field=f, message=m) for f, m in errors.items()]
 
 

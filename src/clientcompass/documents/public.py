@@ -5,6 +5,11 @@ a forged, altered or expired token is refused before any database lookup, and ev
 the page reads goes through a unit of work scoped to the token's tenant: a token that pairs
 one business with another business's document id finds nothing (RLS and the query agree).
 
+Links sent from now on use the short token (`links.sign_short`, 40 characters: `/d/…` is 43
+after the host), which names only the document; its tenant is then found by
+`cc_document_tenant()` (SECURITY DEFINER, ids only) and everything else is read under that
+tenant as before. Long tokens already sent keep working until they expire.
+
 The page shows what the PDF prints and nothing more: no other documents, customers or ids.
 """
 
@@ -13,6 +18,8 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+
+from sqlalchemy import text
 
 from clientcompass import links
 from clientcompass.business import service as business
@@ -32,6 +39,7 @@ from clientcompass.documents.status import (
 )
 from clientcompass.errors import NotFound
 from clientcompass.models import Document, DocumentStatus
+from clientcompass.work import UnitsOfWork
 
 PURPOSE = "document"
 DEFAULT_LIFETIME_SECONDS = 60 * 24 * 3600  # 60 days: long enough to pay a slow invoice
@@ -62,17 +70,40 @@ def public_token(
     )
 
 
+def short_token(
+    settings: Settings, document: Document, *, lifetime: int = DEFAULT_LIFETIME_SECONDS
+) -> str:
+    """The 40-character signed token the links we send carry."""
+    return links.sign_short(settings.secret_key, PURPOSE, document.id, lifetime=lifetime)
+
+
 def public_link(settings: Settings, document: Document) -> str:
-    """The link sent to the customer (e.g. with the document on WhatsApp)."""
-    return f"{settings.base_url}/d/{public_token(settings, document)}"
+    """The link sent to the customer (e.g. with the document on WhatsApp): short to read and
+    tap, signed and expiring."""
+    return f"{settings.base_url}/d/{short_token(settings, document)}"
 
 
 def read_public_token(settings: Settings, token: str) -> PublicRef | None:
-    """The document a token grants, or None when it is forged, altered, malformed or expired."""
+    """The document a long token grants, or None when it is forged, altered, malformed or
+    expired (short tokens need the database for their tenant: `grant`)."""
     if len(token) > 200:
         return None
     granted = links.read(settings.secret_key, PURPOSE, token)
     return None if granted is None else PublicRef(*granted)
+
+
+DOCUMENT_TENANT = text("select cc_document_tenant(:document_id)")
+
+
+async def grant(units: UnitsOfWork, settings: Settings, token: str) -> PublicRef | None:
+    """The document a token (short or long) grants; None when it is forged, altered,
+    malformed or expired, checked before any lookup."""
+    document_id = links.read_short(settings.secret_key, PURPOSE, token)
+    if document_id is None:
+        return read_public_token(settings, token)
+    async with units(None) as uow:
+        tenant_id = await uow.session.scalar(DOCUMENT_TENANT, {"document_id": document_id})
+    return None if tenant_id is None else PublicRef(tenant_id, document_id)
 
 
 def is_link_preview(user_agent: str) -> bool:

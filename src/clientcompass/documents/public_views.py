@@ -52,8 +52,8 @@ def _not_found(request: Request, state: AppState, message: str = NOT_FOUND) -> R
     return _page(request, state, "documents/public_error.html", {"message": message}, 404)
 
 
-def _granted(state: AppState, token: str) -> PublicRef | None:
-    return public.read_public_token(state.settings, token)
+async def _granted(state: AppState, token: str) -> PublicRef | None:
+    return await public.grant(state.unit_of_work, state.settings, token)
 
 
 async def _is_team_member(request: Request, state: AppState, ref: PublicRef) -> bool:
@@ -66,7 +66,7 @@ async def _is_team_member(request: Request, state: AppState, ref: PublicRef) -> 
 
 @router.get("/d/{token}")
 async def document_page(request: Request, token: str, state: State) -> Response:
-    ref = _granted(state, token)
+    ref = await _granted(state, token)
     if ref is None:
         return _not_found(request, state)
     is_customer = (
@@ -107,7 +107,7 @@ def _document(
 
 
 async def _answer(request: Request, token: str, state: AppState, choice: quotes.Answer) -> Response:
-    ref = _granted(state, token)
+    ref = await _granted(state, token)
     if ref is None:
         return _not_found(request, state)
     try:
@@ -141,7 +141,7 @@ async def decline(request: Request, token: str, state: State) -> Response:
 @router.get("/d/{token}/pdf")
 async def document_pdf(request: Request, token: str, state: State) -> Response:
     """The stored PDF, byte for byte what was issued."""
-    ref = _granted(state, token)
+    ref = await _granted(state, token)
     if ref is None:
         return _not_found(request, state)
     try:
@@ -167,7 +167,7 @@ async def document_pdf(request: Request, token: str, state: State) -> Response:
 
 @router.get("/d/{token}/logo")
 async def document_logo(request: Request, token: str, state: State) -> Response:
-    ref = _granted(state, token)
+    ref = await _granted(state, token)
     if ref is None:
         return _not_found(request, state)
     try:

@@ -20,6 +20,7 @@ from clientcompass.documents.money import (
 )
 from clientcompass.documents.numbering import DocumentKind
 from clientcompass.models import BusinessProfile, Document, DocumentLine
+from clientcompass.phones import national
 
 DRAFT_NUMBER = "DRAFT"
 ACCOUNT_TYPES = {
@@ -94,7 +95,7 @@ def document_data(
             registered_name=profile.registered_name,
             registration_number=profile.registration_number,
             vat_number=profile.vat_number,
-            phone=profile.phone,
+            phone=national(profile.phone) if profile.phone else "",
             email=profile.email,
             logo=profile.logo,
         ),

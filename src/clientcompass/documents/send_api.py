@@ -57,8 +57,14 @@ def _send_route(kind: Kind) -> None:
         """Finalise if needed and queue on WhatsApp: the PDF inside the 24-hour window, the
         approved template outside it. The message then ticks like any other."""
         template_id = data.template_id if data else None
-        await send_templates.refresh_pending_template(
-            state.unit_of_work, state.keyring, state.twilio, principal, kind, template_id
+        await send_templates.prepare_send(
+            state.unit_of_work,
+            state.keyring,
+            state.twilio,
+            principal,
+            kind,
+            template_id,
+            settings=state.settings,
         )
         async with state.unit_of_work(principal.tenant_id) as uow:
             sent = await sending.send_document(
@@ -90,7 +96,13 @@ def _send_route(kind: Kind) -> None:
         window, and make it the one used; calling again reuses it."""
         async with state.unit_of_work(principal.tenant_id) as uow:
             template = await send_templates.create_suggested_template(
-                uow, principal, state.keyring, state.twilio, kind
+                uow,
+                principal,
+                state.keyring,
+                state.twilio,
+                kind,
+                settings=state.settings,
+                storage=storage(state),
             )
             return SuggestedTemplateOut(
                 id=template.id, name=template.name, status=template.status.value, body=template.body

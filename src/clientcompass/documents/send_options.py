@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from clientcompass.conversations import service as conversations
 from clientcompass.conversations.window import window_state
 from clientcompass.db import UnitOfWork
-from clientcompass.documents.send_templates import chosen_template_id
+from clientcompass.documents.send_templates import SUGGESTED, chosen_template_id
 from clientcompass.documents.service import Kind
 from clientcompass.errors import NotFound
 from clientcompass.models import (
@@ -27,6 +27,9 @@ class SendOptions:
     chosen: MessageTemplate | None
     approved: list[MessageTemplate]
     conversation_id: uuid.UUID | None = None
+    # The suggested template (for a quote: the PDF with Accept/Decline) is not made on this
+    # number yet, e.g. a business still on the older quote_ready template: offer it.
+    suggestion_missing: bool = False
 
 
 async def send_options(uow: UnitOfWork, document: Document) -> SendOptions:
@@ -47,6 +50,13 @@ async def send_options(uow: UnitOfWork, document: Document) -> SendOptions:
             chosen = await whatsapp_templates.get_template(uow, chosen_id)
         except NotFound:
             chosen = None
+    suggested = SUGGESTED.get(Kind(document.kind))
+    made = {t.name for t in await whatsapp_templates.list_templates(uow, channel_id=channel_id)}
     return SendOptions(
-        True, is_open, chosen, approved, conversation.id if conversation is not None else None
+        True,
+        is_open,
+        chosen,
+        approved,
+        conversation.id if conversation is not None else None,
+        suggestion_missing=suggested is not None and suggested.name not in made,
     )

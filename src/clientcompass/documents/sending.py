@@ -2,10 +2,13 @@
 templates it may need: send_templates.py; what the page offers: send_options.py).
 
 The send is an ordinary outbound message in the customer's conversation (outbox row first,
-ticks by callback), so the team sees it in the inbox. Inside the 24-hour window the stored
-PDF goes as a document with a short message; outside it WhatsApp only carries an approved
-template, so the business's document template goes instead, carrying the public link (and,
-for quotes, Accept/Decline buttons whose ids name the quote).
+ticks by callback), so the team sees it in the inbox. Inside the 24-hour window a quote goes
+as one message, the number's answer card: the PDF as its header, a short text with the
+short public link, and Accept/Decline buttons whose ids name the quote (without a card yet,
+e.g. Twilio was down when the send prepared, the PDF goes as a document with a text).
+An invoice goes as the PDF with a short message. Outside the window WhatsApp only carries
+an approved template, so the business's document template goes instead, carrying the public
+link, for quotes the Accept/Decline buttons, and the PDF when it is a card template.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from clientcompass.documents.public import public_link
 from clientcompass.documents.render import display_date
 from clientcompass.documents.send_templates import (
     SENDABLE,
+    answer_card_sid,
+    carries_file,
     chosen_template_id,
     greeting_name,
+    previous_template_id,
     template_outgoing,
     template_values,
 )
@@ -60,14 +66,27 @@ class Sent:
     document: Document
     message: Message
     conversation_id: uuid.UUID
-    template_id: uuid.UUID | None  # None: sent in the window as a PDF document
+    template_id: uuid.UUID | None  # None: sent in the window (answer card or PDF document)
+
+
+async def _stand_in(uow: UnitOfWork, kind: Kind, chosen: MessageTemplate) -> MessageTemplate:
+    """While a newly suggested template is reviewed, the approved one it replaced sends."""
+    previous_id = await previous_template_id(uow, kind)
+    if previous_id is None or previous_id == chosen.id:
+        return chosen
+    try:
+        previous = await whatsapp_templates.get_template(uow, previous_id)
+    except NotFound:
+        return chosen
+    usable = previous.status is TemplateStatus.APPROVED and previous.channel_id == chosen.channel_id
+    return previous if usable else chosen
 
 
 async def _ready_template(
     uow: UnitOfWork, kind: Kind, template_id: uuid.UUID | None, conversation: Conversation
 ) -> MessageTemplate:
-    """The approved template for a closed window (`refresh_pending_template` asked Twilio
-    about a pending one before this transaction began)."""
+    """The approved template for a closed window (`prepare_send` asked Twilio about a pending
+    one before this transaction began)."""
     noun = service.NOUNS[kind]
     wanted = template_id or await chosen_template_id(uow, kind)
     if wanted is None:
@@ -83,6 +102,8 @@ async def _ready_template(
         raise NoApprovedTemplate(
             "The chosen template no longer exists. Choose another one.", field="template_id"
         ) from exc
+    if template_id is None and template.status is not TemplateStatus.APPROVED:
+        template = await _stand_in(uow, kind, template)
     if template.status is not TemplateStatus.APPROVED:
         raise NoApprovedTemplate(
             f"The customer's 24-hour WhatsApp window is closed, so the {noun} needs an approved "
@@ -105,6 +126,20 @@ def window_text(document: Document, business_name: str, link: str) -> str:
             f"Hi {name}, here is your quote {document.number} from {business_name}: "
             f"total {format_zar(document.total_cents)}. Reply ACCEPT or DECLINE, or open {link}"
         )
+    return invoice_text(document, business_name, link)
+
+
+def card_text(document: Document, business_name: str, link: str) -> str:
+    """The text of the answer card, above its Accept/Decline buttons."""
+    return (
+        f"Hi {greeting_name(document)}, here is your quote {document.number} from "
+        f"{business_name}: total {format_zar(document.total_cents)}. Tap Accept or Decline "
+        f"below, or view it online: {link}"
+    )
+
+
+def invoice_text(document: Document, business_name: str, link: str) -> str:
+    name = greeting_name(document)
     due = f", due by {display_date(document.due_date)}" if document.due_date else ""
     return (
         f"Hi {name}, here is your invoice {document.number} from {business_name}: "
@@ -151,7 +186,7 @@ async def send_document(
     template_id: uuid.UUID | None = None,
 ) -> Sent:
     """Finalise if needed, then queue the document in the customer's conversation (call
-    `refresh_pending_template` first, outside this transaction)."""
+    `send_templates.prepare_send` first, outside this transaction)."""
     if kind not in SENDABLE:
         raise InvalidInput("Only quotes and invoices are sent on WhatsApp.")
     document, rendered = await service.finalise_with_pdf(
@@ -166,18 +201,48 @@ async def send_document(
     link = public_link(settings, document)
     business_name = profile.trading_name
     chosen: MessageTemplate | None = None
-    if window_state(conversation.last_inbound_at, uow.now).is_open:
-        if rendered is None:  # issued earlier: the stored PDF, checked against its hash
-            _, rendered = await service.pdf_bytes(
+    header: MessageMedia | None = None  # the PDF a content template carries in its header
+
+    async def pdf() -> MessageMedia:
+        data = rendered
+        if data is None:  # issued earlier: the stored PDF, checked against its hash
+            _, data = await service.pdf_bytes(
                 uow, document.id, kind, keyring=keyring, storage=storage
             )
-        media = await store_pdf(uow, storage, document, rendered)
-        outgoing = outbound.Outgoing(
-            body=window_text(document, business_name, link), media_ids=(media.id,)
+        return await store_pdf(uow, storage, document, data)
+
+    def path_of(media: MessageMedia) -> str:
+        return outbound_media.header_path(
+            settings.secret_key, document.tenant_id, media.id, media.filename
         )
+
+    if window_state(conversation.last_inbound_at, uow.now).is_open:
+        card = (
+            await answer_card_sid(uow, conversation.channel_id, settings)
+            if kind is Kind.QUOTE
+            else ""
+        )
+        media = await pdf()
+        if card:
+            header, text = media, card_text(document, business_name, link)
+            outgoing = outbound.Outgoing(
+                content_sid=card,
+                content_variables={"1": text, "2": path_of(media), "3": str(document.id)},
+                preview_text=text,
+            )
+        else:
+            outgoing = outbound.Outgoing(
+                body=window_text(document, business_name, link), media_ids=(media.id,)
+            )
     else:
         chosen = await _ready_template(uow, kind, template_id, conversation)
-        outgoing = template_outgoing(chosen, template_values(document, business_name, link))
+        header = await pdf() if carries_file(chosen) else None
+        values = template_values(
+            document, business_name, link, path_of(header) if header is not None else ""
+        )
+        outgoing = template_outgoing(chosen, values)
     message = await conversations.send(uow, actor, conversation.id, outgoing)
+    if header is not None:
+        await outbound_media.attach_header(uow, message, header.id)
     await quotes.mark_sent(uow, document, actor_id=actor.user_id, message_id=message.id)
     return Sent(document, message, conversation.id, chosen.id if chosen else None)

@@ -232,8 +232,14 @@ def _page_routes(kind: Kind) -> None:
             template_id = uuid.UUID(chosen) if chosen else None
         except ValueError:
             template_id = None  # refused below, on the page, by `run`
-        await send_templates.refresh_pending_template(
-            state.unit_of_work, state.keyring, state.twilio, principal, kind, template_id
+        await send_templates.prepare_send(
+            state.unit_of_work,
+            state.keyring,
+            state.twilio,
+            principal,
+            kind,
+            template_id,
+            settings=state.settings,
         )
 
         async def run(uow: UnitOfWork) -> str:
@@ -258,7 +264,13 @@ def _page_routes(kind: Kind) -> None:
     ) -> Response:
         async def run(uow: UnitOfWork) -> str:
             await send_templates.create_suggested_template(
-                uow, principal, state.keyring, state.twilio, kind
+                uow,
+                principal,
+                state.keyring,
+                state.twilio,
+                kind,
+                settings=state.settings,
+                storage=storage(state),
             )
             return f"{path_of(kind, document_id)}?done=template"
 

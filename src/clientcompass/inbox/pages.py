@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.conversations.schemas import ConversationOut, MediaOut, MessageOut
+from clientcompass.conversations.service import SYSTEM_NAME
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import DomainError, NotFound
 from clientcompass.inbox import canned, listing, service, threads
@@ -153,32 +154,71 @@ def _bubble(message: MessageOut, tz: ZoneInfo, now: datetime) -> Bubble:
     )
 
 
-def _happening(event: ConversationEvent, tz: ZoneInfo, now: datetime) -> Happening:
+def first_name(name: str) -> str:
+    """How teammates call each other in a thread line: "Sipho", not "Sipho Mokoena"."""
+    return name.split()[0] if name.split() else ""
+
+
+@dataclass(frozen=True)
+class _Actor:
+    """Who did it, as the person reading the thread says it."""
+
+    subject: str  # at the start of a sentence: "You", "Sipho", "Client Compass"
+    is_viewer: bool
+    is_system: bool
+
+
+def _actor(event: ConversationEvent, data: dict[str, Any], viewer_id: uuid.UUID | None) -> _Actor:
+    by = str(data.get("by") or "")
+    if viewer_id is not None and event.author_id == viewer_id:
+        return _Actor("You", True, False)
+    if data.get("system") or (event.author_id is None and by in ("", SYSTEM_NAME)):
+        return _Actor(SYSTEM_NAME, False, True)
+    return _Actor(first_name(by) or "A teammate", False, False)
+
+
+def _assignee(
+    data: dict[str, Any], actor: _Actor, author_id: uuid.UUID | None, viewer_id: uuid.UUID | None
+) -> str:
+    assignee_id = str(data.get("assignee_id") or "")
+    if assignee_id and author_id is not None and assignee_id == str(author_id):
+        return "yourself" if actor.is_viewer else "themselves"
+    if assignee_id and viewer_id is not None and assignee_id == str(viewer_id):
+        return "you"
+    # The full name here: "assigned this to Sipho" is ambiguous on a team with two Siphos.
+    return str(data.get("assignee_name") or "a teammate")
+
+
+def _happening(
+    event: ConversationEvent, viewer_id: uuid.UUID | None, tz: ZoneInfo, now: datetime
+) -> Happening:
+    """One thread line, worded for the person reading it ("You …", "Sipho …")."""
     data: dict[str, Any] = event.data or {}
-    by = str(data.get("by") or "Someone")
+    actor = _actor(event, data, viewer_id)
+    who = actor.subject
     kind = EventKind(event.kind)
     if kind is EventKind.NOTE:
-        text = f"Private note by {by}"
+        text = "Your private note" if actor.is_viewer else f"Private note by {who}"
     elif kind is EventKind.ASSIGNED:
-        text = f"{by} assigned this to {data.get('assignee_name') or 'a teammate'}"
+        text = f"{who} assigned this to {_assignee(data, actor, event.author_id, viewer_id)}"
     elif kind is EventKind.UNASSIGNED:
-        text = f"{by} unassigned this"
+        text = f"{who} unassigned this"
     elif kind is EventKind.REOPENED:
-        if data.get("by"):
-            text = f"{by} reopened this"
+        if not actor.is_system:
+            text = f"{who} reopened this"
         elif data.get("reason") == "message":
             text = "Reopened: the customer wrote again"
         else:
             text = "Reopened: the snooze ended"
     elif kind is EventKind.STATUS and data.get("status") == "snoozed":
         until = datetime.fromisoformat(str(data["until"])) if data.get("until") else None
-        text = f"{by} snoozed this until {time_label(until, tz, now) or 'later'}"
+        text = f"{who} snoozed this until {time_label(until, tz, now) or 'later'}"
     elif kind is EventKind.STATUS:
-        text = f"{by} marked this {data.get('status', '')}"
+        text = f"{who} marked this {data.get('status', '')}"
     elif kind is EventKind.LABELED:
-        text = f"{by} added the label {data.get('label', '')}"
+        text = f"{who} added the label {data.get('label', '')}"
     else:
-        text = f"{by} removed the label {data.get('label', '')}"
+        text = f"{who} removed the label {data.get('label', '')}"
     return Happening(
         kind=kind.value,
         text=text,
@@ -204,10 +244,14 @@ def snooze_options(tz: ZoneInfo, now: datetime) -> list[tuple[str, str]]:
 
 
 def _items(
-    messages: list[MessageOut], happenings: list[ConversationEvent], tz: ZoneInfo, now: datetime
+    messages: list[MessageOut],
+    happenings: list[ConversationEvent],
+    viewer: Principal,
+    tz: ZoneInfo,
+    now: datetime,
 ) -> list[Bubble | Happening]:
     items: list[Bubble | Happening] = [_bubble(m, tz, now) for m in messages]
-    items += [_happening(e, tz, now) for e in happenings]
+    items += [_happening(e, viewer.user_id, tz, now) for e in happenings]
     items.sort(key=lambda item: item.at)
     return items
 
@@ -231,7 +275,7 @@ async def earlier(
     happenings = await service.list_events(uow, conversation_id, since=since, until=cursor.at)
     tz = await business_zone(uow, principal)
     return Earlier(
-        _items(page.messages, happenings, tz, uow.now),
+        _items(page.messages, happenings, principal, tz, uow.now),
         page.earlier.encode() if page.earlier else "",
         conversation_id,
     )
@@ -252,7 +296,7 @@ async def thread(
     since = page.messages[0].created_at if page.earlier is not None else None
     happenings = await service.list_events(uow, conversation_id, since=since)
     tz = await business_zone(uow, principal)
-    items = _items(page.messages, happenings, tz, uow.now)
+    items = _items(page.messages, happenings, principal, tz, uow.now)
     window = conversation.window
     if not window.is_open and window.closes_at is not None:
         closed = window.closes_at
@@ -280,6 +324,7 @@ async def thread(
             result.templates = [
                 TemplateChoice(t, scan(t.body).numbers)
                 for t in await templates.list_approved(uow, conversation.channel_id)
+                if templates.filled_by_a_person(t)
             ]
         result.canned = await canned.list_canned(uow)
         result.labels = await service.tenant_labels(uow)

@@ -16,6 +16,7 @@ from clientcompass.sandbox.control import StandinControl
 from clientcompass.whatsapp.errors import explain
 
 QUICK_REPLY = "twilio/quick-reply"
+CARD = "twilio/card"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -34,6 +35,15 @@ class PhoneMedia:
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/") and "svg" not in self.content_type
+
+    @property
+    def is_document(self) -> bool:
+        """A PDF (a document header or attachment): WhatsApp shows its name and type."""
+        return self.content_type == "application/pdf"
+
+    @property
+    def kind_label(self) -> str:
+        return "PDF" if self.is_document else ""
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,21 @@ def _fill(text: str, variables: dict[str, str]) -> str:
 
 
 def quick_replies(item: dict[str, Any]) -> list[QuickReply]:
-    """The buttons under a quick-reply template, as WhatsApp draws them for the customer."""
-    if item.get("content_type") != QUICK_REPLY:
+    """The buttons under a quick-reply template or a card, as WhatsApp draws them for the
+    customer (a card's link and phone buttons are not answers, so they are left out)."""
+    content_type = item.get("content_type")
+    if content_type not in (QUICK_REPLY, CARD):
         return []
-    spec = (item.get("content_types") or {}).get(QUICK_REPLY) or {}
+    spec = (item.get("content_types") or {}).get(content_type) or {}
     variables = {str(k): str(v) for k, v in (item.get("content_variables") or {}).items()}
     buttons = []
     for action in spec.get("actions") or []:
+        if (
+            content_type == CARD
+            and isinstance(action, dict)
+            and action.get("type") != "QUICK_REPLY"
+        ):
+            continue
         if isinstance(action, dict) and action.get("title"):
             title = _fill(str(action["title"]), variables)
             buttons.append(

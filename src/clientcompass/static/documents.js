@@ -63,6 +63,33 @@
       renumber();
     }
   });
+  // app.js is about to restore a kept draft (the session ended mid-quote): give it as many
+  // line rows as the draft has lines.
+  document.addEventListener("cc:draft-restore", function (event) {
+    var box = lines();
+    var template = document.getElementById("doc-line-template");
+    if (!box || !template || !(event.target instanceof Element) || !event.target.contains(box)) {
+      return;
+    }
+    var wanted = 0;
+    (event.detail.names || []).forEach(function (name) {
+      var match = /^lines\.(\d+)\./.exec(name);
+      if (match) {
+        wanted = Math.max(wanted, Number(match[1]) + 1);
+      }
+    });
+    if (!wanted) {
+      return;
+    }
+    var rows = box.querySelectorAll("[data-line]");
+    for (var extra = rows.length - 1; extra >= wanted; extra -= 1) {
+      rows[extra].remove();
+    }
+    while (box.querySelectorAll("[data-line]").length < wanted) {
+      box.appendChild(template.content.cloneNode(true));
+    }
+    renumber();
+  });
   function toggleNewContact() {
     var select = document.querySelector('select[name="contact_id"]');
     var fields = document.querySelector("[data-new-contact]");
@@ -73,13 +100,6 @@
   document.addEventListener("change", function (event) {
     if (event.target instanceof HTMLSelectElement && event.target.name === "contact_id") {
       toggleNewContact();
-    }
-  });
-  document.addEventListener("submit", function (event) {
-    var form = event.target instanceof HTMLFormElement ? event.target : null;
-    var question = form ? form.getAttribute("data-confirm") : null;
-    if (question && !window.confirm(question)) {
-      event.preventDefault();
     }
   });
   toggleNewContact();

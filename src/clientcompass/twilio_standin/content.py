@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -49,6 +50,10 @@ KNOWN_TYPES = frozenset(
     }
 )
 CTA_TYPES = ("URL", "PHONE_NUMBER", "COPY_CODE", "VOICE_CALL", "VOICE_CALL_REQUEST")
+CARD_ACTION_TYPES = ("URL", "PHONE_NUMBER", "QUICK_REPLY", "COPY_CODE", "VOICE_CALL")
+# A media URL may hold variables only after a fixed scheme://host/ (Twilio's rule for
+# variable media in cards and media templates).
+FIXED_MEDIA_PREFIX = re.compile(r"^https?://[^/{}\s]+/")
 REJECTION_REASON = (
     "INVALID_FORMAT. The stand-in rejects every template whose name contains 'reject'."
 )
@@ -75,6 +80,32 @@ def _check_actions(name: str, spec: dict[str, Any], *, call_to_action: bool) -> 
                 raise invalid(f"{name} PHONE_NUMBER action needs a phone")
 
 
+def _check_media(name: str, media: Any) -> None:
+    if not isinstance(media, list) or not media or not all(isinstance(u, str) for u in media):
+        raise invalid(f"{name} needs a non-empty media list")
+    for url in media:
+        if "{{" in url and not FIXED_MEDIA_PREFIX.match(url.split("{{", 1)[0]):
+            raise invalid(f"{name} media with a variable needs a fixed https://host/ before it")
+
+
+def _check_card(spec: dict[str, Any]) -> None:
+    """twilio/card: a title and at least one more field; typed actions (Content API schema)."""
+    if not isinstance(spec.get("title"), str) or not spec["title"]:
+        raise invalid("twilio/card needs a title")
+    if not any(spec.get(field) for field in ("subtitle", "media", "actions")):
+        raise invalid("twilio/card needs a subtitle, media or actions besides its title")
+    if "media" in spec:
+        _check_media("twilio/card", spec["media"])
+    actions = spec.get("actions", [])
+    if not isinstance(actions, list):
+        raise invalid("twilio/card actions must be a list")
+    for action in actions:
+        if not isinstance(action, dict) or not isinstance(action.get("title"), str):
+            raise invalid("every twilio/card action needs a title")
+        if action.get("type") not in CARD_ACTION_TYPES:
+            raise invalid(f"twilio/card action type must be one of {', '.join(CARD_ACTION_TYPES)}")
+
+
 def check_types(types: Any) -> dict[str, Any]:
     """Validate ``types`` against the Content API schema's required fields."""
     if not isinstance(types, dict) or not types:
@@ -90,13 +121,9 @@ def check_types(types: Any) -> dict[str, Any]:
         ):
             raise invalid(f"{name} needs a body")
         if name == "twilio/media":
-            media = spec.get("media")
-            if (
-                not isinstance(media, list)
-                or not media
-                or not all(isinstance(u, str) for u in media)
-            ):
-                raise invalid("twilio/media needs a non-empty media list")
+            _check_media(name, spec.get("media"))
+        if name == "twilio/card":
+            _check_card(spec)
         if name == "twilio/quick-reply":
             _check_actions(name, spec, call_to_action=False)
         if name == "twilio/call-to-action":

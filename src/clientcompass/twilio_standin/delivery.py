@@ -12,6 +12,7 @@ Callbacks" guide); with a Messaging Service the message starts ``accepted`` and 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import structlog
@@ -119,6 +120,8 @@ async def fetch_media(state: StandinState, message: Message) -> bool:
             content_type="application/octet-stream",
             data=None,
             source_url=url,
+            # WhatsApp names a document after the last part of its address.
+            filename=unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or None,
         )
         try:
             async with state.http().stream("GET", url, follow_redirects=True) as response:

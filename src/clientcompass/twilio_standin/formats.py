@@ -161,11 +161,22 @@ def template_body(content: Content, variables: dict[str, str]) -> str:
     """The text a template message shows, with the defaults overridden by ``variables``."""
     values = {**content.variables, **variables}
     spec = content.types.get(primary_type(content.types))
-    body = spec.get("body") if isinstance(spec, dict) else None
+    # A card's text is its title (and subtitle); other types have a body.
+    body = (spec.get("body") or spec.get("title")) if isinstance(spec, dict) else None
     if not isinstance(body, str):
         text = content.types.get("twilio/text")
         body = text.get("body") if isinstance(text, dict) else ""
     return render(body if isinstance(body, str) else "", values)
+
+
+def template_media(content: Content, variables: dict[str, str]) -> list[str]:
+    """The file(s) a content carries in its header (card or media), variables filled."""
+    values = {**content.variables, **variables}
+    spec = content.types.get(primary_type(content.types))
+    media = spec.get("media") if isinstance(spec, dict) else None
+    if not isinstance(media, list):
+        return []
+    return [render(url, values) for url in media if isinstance(url, str)]
 
 
 def content_links(base: str, sid: str) -> dict[str, str]:

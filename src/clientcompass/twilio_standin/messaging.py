@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .errors import TwilioError
-from .formats import template_body
+from .formats import template_body, template_media
 from .state import Account, Content, Message, Sender, StandinState, new_sid, now
 
 WHATSAPP_ADDRESS = re.compile(r"^whatsapp:\+[1-9][0-9]{6,14}$")
@@ -135,7 +135,9 @@ def create(
         status_callback=request.status_callback or None,
         content_sid=content.sid if content is not None else None,
         content_variables=variables,
-        media_urls=list(request.media_urls),
+        # A card's or media template's file is fetched like a MediaUrl (its header).
+        media_urls=list(request.media_urls)
+        + (template_media(content, variables) if content is not None else []),
         date_created=created,
         date_updated=created,
         # Set at acceptance so DateSent filters find messages still in flight, which is

@@ -125,11 +125,35 @@ async def optional_principal(
     return principal
 
 
+class SignedOut(NotAuthenticated):
+    """A change sent after the session ended (expired, or signed out elsewhere): not a forgery.
+
+    Told apart from a CSRF failure so the person is sent to sign in and back, with what they
+    typed kept (static/app.js keeps drafts), instead of "This form has expired"."""
+
+    code = "signed_out"
+
+
+SIGNED_OUT_MESSAGE = (
+    "You were signed out, so that was not saved. Sign in again to carry on: "
+    "what you typed is kept on this device."
+)
+
+
 async def current_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
+    request: Request, state: Annotated[AppState, Depends(app_state_dependency)]
 ) -> Principal:
+    """The signed-in caller; its session's CSRF token is checked on every change.
+
+    Without a session there is nothing a forged request could act as, so a change that
+    arrives signed out is answered "signed out", never as a CSRF failure."""
+    principal = await resolve_principal(request, state)
     if principal is None:
-        raise NotAuthenticated("Please sign in to continue.")
+        if request.method in SAFE_METHODS:
+            raise NotAuthenticated("Please sign in to continue.")
+        raise SignedOut(SIGNED_OUT_MESSAGE)
+    if principal.session is not None:
+        await check_csrf(request, principal.session.csrf_token)
     return principal
 
 

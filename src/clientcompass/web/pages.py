@@ -1,4 +1,5 @@
-"""The app shell's own pages: home, the settings entry and the deletion notice."""
+"""The app shell's own pages: home (the product page for visitors), the settings entry and the
+deletion notice."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-async def home(principal: OptionalPrincipal) -> Response:
-    return redirect("/inbox" if principal else "/login")
+async def home(request: Request, principal: OptionalPrincipal) -> Response:
+    """Signed in: the inbox. Otherwise a short page saying what this is, with the way in."""
+    if principal:
+        return redirect("/inbox")
+    return render(request, "landing.html")
 
 
 @router.get("/settings")

@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+from functools import cache
+from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from clientcompass.web.state import app_state
+
+HOME_TIME_ZONE = "Africa/Johannesburg"
+# The IANA areas a person picks from; the old aliases (US/Eastern, Etc/GMT+2, …) stay valid
+# when typed into the API, but the page does not offer them.
+TIME_ZONE_AREAS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Arctic",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+@cache
+def time_zone_choices() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The business profile's time zones as (area, zones) groups, for a select's optgroups."""
+    zones = sorted(
+        zone
+        for zone in available_timezones()
+        if zone.partition("/")[0] in TIME_ZONE_AREAS and zone != HOME_TIME_ZONE
+    )
+    grouped = groupby(zones, key=lambda zone: zone.partition("/")[0])
+    return (*((area, tuple(members)) for area, members in grouped), ("Other", ("UTC",)))
 
 
 def render(
@@ -25,6 +56,9 @@ def redirect(url: str) -> RedirectResponse:
 def safe_next(url: str | None, default: str = "/inbox") -> str:
     """Only same-site relative paths, so `?next=` cannot bounce a user to another site."""
     if not url:
+        return default
+    # Browsers read "/\evil.example" as "//evil.example", and skip tabs and newlines in a URL.
+    if "\\" in url or any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
         return default
     parts = urlsplit(url)
     if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):

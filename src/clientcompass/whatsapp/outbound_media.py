@@ -146,3 +146,38 @@ def public_url(
     base_url: str, secret: str, tenant_id: uuid.UUID, media_id: uuid.UUID, filename: str
 ) -> str:
     return f"{base_url}/m/{signed_token(secret, tenant_id, media_id)}/{filename or 'file'}"
+
+
+def media_prefix(base_url: str) -> str:
+    """The fixed start of every outbound file's address: a card's media URL is this prefix
+    plus `header_path` (Twilio wants a fixed domain before a variable)."""
+    return f"{base_url}/m/"
+
+
+def header_path(
+    secret: str,
+    tenant_id: uuid.UUID,
+    media_id: uuid.UUID,
+    filename: str,
+    *,
+    lifetime: int = URL_LIFETIME_SECONDS,
+) -> str:
+    """`{token}/{filename}`: the variable part of a card's file address (see `public_url`)."""
+    return f"{signed_token(secret, tenant_id, media_id, lifetime=lifetime)}/{filename or 'file'}"
+
+
+async def attach_header(uow: UnitOfWork, message: Message, media_id: uuid.UUID) -> MessageMedia:
+    """Bind a file to a message whose content template carries it in its header (its address
+    is a content variable): listed with the message like any file, but with no `media_id`
+    entry, so the sender does not also pass it to Twilio as a MediaUrl."""
+    [item] = await attach(uow, message, [media_id])
+    message.media = [
+        {
+            "header_media_id": str(item.id),
+            "content_type": item.content_type,
+            "filename": item.filename,
+            "size": item.size,
+        }
+    ]
+    await uow.session.flush()
+    return item

@@ -26,6 +26,7 @@ class TemplateKind(StrEnum):
     MEDIA = "media"
     QUICK_REPLY = "quick_reply"
     CALL_TO_ACTION = "call_to_action"
+    CARD = "card"  # a file header (image, video or PDF), text and quick-reply buttons
 
 
 CONTENT_TYPES = {
@@ -33,6 +34,7 @@ CONTENT_TYPES = {
     TemplateKind.MEDIA: "twilio/media",
     TemplateKind.QUICK_REPLY: "twilio/quick-reply",
     TemplateKind.CALL_TO_ACTION: "twilio/call-to-action",
+    TemplateKind.CARD: "twilio/card",
 }
 # WhatsApp's review limits (Twilio's Content API docs): body length per type, button counts.
 BODY_LIMITS = {
@@ -40,7 +42,10 @@ BODY_LIMITS = {
     TemplateKind.MEDIA: 1024,
     TemplateKind.QUICK_REPLY: 1024,
     TemplateKind.CALL_TO_ACTION: 640,
+    TemplateKind.CARD: 1024,
 }
+# Kinds whose buttons are quick replies (their ids may hold placeholders: `accept:{{5}}`).
+QUICK_REPLY_KINDS = (TemplateKind.QUICK_REPLY, TemplateKind.CARD)
 MAX_QUICK_REPLIES = 3
 QUICK_REPLY_TITLE = 20
 CTA_TITLE = 25
@@ -225,13 +230,25 @@ def _button_numbers(actions: list[dict[str, str]]) -> list[int]:
     return scan(" ".join(action.get("id", "") for action in actions)).numbers
 
 
-def _web_address_problem(value: str) -> str:
-    parts = urlsplit(value)
+def _web_address_problem(value: str, *, placeholders: bool = False) -> str:
+    """A link WhatsApp accepts; with `placeholders`, `{{n}}` may follow a fixed https://host/
+    prefix (Twilio: a variable media URL keeps its domain fixed, only the path varies)."""
+    fixed = value.split("{{", 1)[0]
+    parts = urlsplit(fixed if placeholders else value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         return "Enter a full web address starting with https://"
-    if "{{" in value:
+    if "{{" in value and not placeholders:
         return "Use a fixed web address; placeholders are not supported in links here."
+    if "{{" in value and (not parts.path.startswith("/") or "{{" in parts.netloc):
+        return "Keep the start of the address fixed (https://example.co.za/…) before a placeholder."
+    if scan(value).malformed:
+        return "Use numbered placeholders in the address, like {{1}}."
     return ""
+
+
+def media_numbers(media_url: str) -> list[int]:
+    """Placeholders in a card's file address, filled per send like the text's."""
+    return scan(media_url).numbers
 
 
 def _check_buttons(
@@ -245,11 +262,11 @@ def _check_buttons(
     if not used:
         errors["actions"] = (
             "Add at least one quick-reply button."
-            if kind is TemplateKind.QUICK_REPLY
+            if kind in QUICK_REPLY_KINDS
             else "Add a link or a phone button."
         )
         return []
-    if kind is TemplateKind.QUICK_REPLY:
+    if kind in QUICK_REPLY_KINDS:
         return _quick_replies(used, errors)
     return _calls_to_action(used, errors)
 
@@ -346,18 +363,30 @@ def check(draft: TemplateDraft) -> Checked:
         errors["kind"] = "Choose a kind: text, media, quick_reply or call_to_action."
         kind = TemplateKind.TEXT
     actions = _check_buttons(kind, draft.buttons, errors)
-    button_numbers = _button_numbers(actions) if kind is TemplateKind.QUICK_REPLY else []
-    errors.update(_check_body(kind, draft.body, draft.variables, button_numbers))
+    button_numbers = _button_numbers(actions) if kind in QUICK_REPLY_KINDS else []
     media_url = draft.media_url.strip()
-    if kind is TemplateKind.MEDIA:
-        problem = _web_address_problem(media_url) if media_url else "Give the file's web address."
+    file_numbers = media_numbers(media_url) if kind is TemplateKind.CARD else []
+    errors.update(_check_body(kind, draft.body, draft.variables, [*button_numbers, *file_numbers]))
+    if kind in (TemplateKind.MEDIA, TemplateKind.CARD):
+        problem = (
+            _web_address_problem(media_url, placeholders=kind is TemplateKind.CARD)
+            if media_url
+            else "Give the file's web address."
+        )
+        if not problem and file_numbers:
+            sample = fill(media_url, {k: v.strip() for k, v in draft.variables.items()})
+            if not re.search(r"\.[A-Za-z0-9]{2,5}$", urlsplit(sample).path):
+                problem = (
+                    "The sample address must end in the file's type (e.g. .pdf): WhatsApp "
+                    "reviews the template with that file."
+                )
         if problem:
             errors["media_url"] = f"{problem} WhatsApp fetches the image, video or PDF from there."
     elif media_url:
-        errors["media_url"] = "Only media templates carry a file; choose the media kind."
+        errors["media_url"] = "Only media and card templates carry a file."
     if errors:
         raise TemplateInvalid(errors)
-    wanted = {str(n) for n in [*scan(draft.body).numbers, *button_numbers]}
+    wanted = {str(n) for n in [*scan(draft.body).numbers, *button_numbers, *file_numbers]}
     return Checked(
         name=name,
         language=language,
@@ -378,11 +407,48 @@ def content_payload(template: MessageTemplate) -> dict[str, Any]:
         spec["media"] = [template.media_url]
     if kind in (TemplateKind.QUICK_REPLY, TemplateKind.CALL_TO_ACTION):
         spec["actions"] = [dict(action) for action in template.actions]
+    if kind is TemplateKind.CARD:
+        spec = card_spec(template.body, template.media_url, template.actions)
     return {
         "friendly_name": template.name,
         "language": template.language,
         "variables": dict(template.variables),
         "types": {CONTENT_TYPES[kind]: spec},
+    }
+
+
+def card_spec(title: str, media_url: str, actions: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """A `twilio/card`: its text is the `title`, the file its header, the quick replies typed."""
+    spec: dict[str, Any] = {"title": title}
+    if media_url:
+        spec["media"] = [media_url]
+    spec["actions"] = [
+        {"type": "QUICK_REPLY", "title": action["title"], "id": action["id"]} for action in actions
+    ]
+    return spec
+
+
+# The session card documents go with inside the 24-hour window (no approval needed there):
+# {{1}} the message, {{2}} the file's path under the app's signed media prefix, {{3}} the
+# document id the Accept/Decline buttons name.
+ANSWER_CARD_NAME = "cc_document_answer"
+ANSWER_CARD_BUTTONS = (
+    {"title": "Accept", "id": "accept:{{3}}"},
+    {"title": "Decline", "id": "decline:{{3}}"},
+)
+
+
+def answer_card_payload(media_prefix: str) -> dict[str, Any]:
+    """The Content API body of the session card, its file served under `media_prefix`."""
+    return {
+        "friendly_name": ANSWER_CARD_NAME,
+        "language": "en",
+        "variables": {
+            "1": "Hi Sipho, here is your quote QUO-2026-0001.",
+            "2": "token/QUO-2026-0001.pdf",
+            "3": "3f2b8c1e-6d4a-4f5e-9b7c-2a1d0e9f8c7b",
+        },
+        "types": {"twilio/card": card_spec("{{1}}", media_prefix + "{{2}}", ANSWER_CARD_BUTTONS)},
     }
 
 
@@ -412,8 +478,13 @@ def not_approved_message(template: MessageTemplate) -> str:
 
 
 def template_numbers(template: MessageTemplate) -> list[int]:
-    """Every placeholder a send fills: the text's and the quick-reply ids' (`accept:{{5}}`)."""
-    return sorted(set(scan(template.body).numbers) | set(_button_numbers(template.actions)))
+    """Every placeholder a send fills: the text's, the quick-reply ids' (`accept:{{5}}`) and a
+    card's file address."""
+    return sorted(
+        set(scan(template.body).numbers)
+        | set(_button_numbers(template.actions))
+        | set(media_numbers(template.media_url))
+    )
 
 
 def send_values(template: MessageTemplate, variables: Mapping[str, str]) -> dict[str, str]:

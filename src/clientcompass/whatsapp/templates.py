@@ -139,8 +139,14 @@ async def list_templates(
 
 
 async def list_approved(uow: UnitOfWork, channel_id: uuid.UUID) -> list[MessageTemplate]:
-    """What the composer may offer on this number when the 24-hour window is closed."""
+    """The approved templates on this number (what may go when the 24-hour window is closed)."""
     return await list_templates(uow, status=TemplateStatus.APPROVED, channel_id=channel_id)
+
+
+def filled_by_a_person(template: MessageTemplate) -> bool:
+    """Whether a person can fill it in the composer: a template whose header file is itself a
+    placeholder (a quote's PDF) is filled by the app when it sends that document."""
+    return "{{" not in template.media_url
 
 
 @dataclass(frozen=True)
