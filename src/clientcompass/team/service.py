@@ -14,7 +14,7 @@ from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
-from clientcompass.models import Invitation, Role, User
+from clientcompass.models import Invitation, Role, Tenant, User
 
 INVITE_TOKEN_PREFIX = "cci"  # noqa: S105 (a prefix, not a secret)
 
@@ -87,6 +87,34 @@ async def open_invitation(uow: UnitOfWork, token: str) -> Invitation:
     ):
         raise invalid
     return invitation
+
+
+@dataclass(frozen=True)
+class InvitationView:
+    """What the join page tells the invitee: who asked them, to which business, as what."""
+
+    email: str
+    business_name: str
+    inviter_name: str
+    role: Role
+
+
+async def invitation_view(uow: UnitOfWork, token: str) -> InvitationView:
+    invitation = await open_invitation(uow, token)
+    business_name = await uow.session.scalar(
+        select(Tenant.name).where(Tenant.id == invitation.tenant_id)
+    )
+    inviter = (
+        await uow.session.get(User, (invitation.tenant_id, invitation.invited_by))
+        if invitation.invited_by is not None
+        else None
+    )
+    return InvitationView(
+        invitation.email,
+        business_name or "",
+        inviter.name if inviter is not None else "",
+        invitation.role,
+    )
 
 
 async def accept_invitation(uow: UnitOfWork, token: str, *, name: str, password: str) -> User:

@@ -60,6 +60,8 @@ async def _team_page(
             "errors": errors or {},
             "values": values or {},
             "new_link": new_link,
+            # Only a configured mail server sends; without one the link is the only way.
+            "emailed": bool(state.settings.smtp_host),
         },
         status,
     )
@@ -121,8 +123,7 @@ async def accept_form(request: Request, state: State, principal: OptionalPrincip
     token = request.query_params.get("token", "")
     try:
         async with state.unit_of_work() as uow:
-            invitation = await service.open_invitation(uow, token)
-            email = invitation.email
+            invitation = await service.invitation_view(uow, token)
     except DomainError as exc:
         return render(
             request,
@@ -133,7 +134,13 @@ async def accept_form(request: Request, state: State, principal: OptionalPrincip
     return render(
         request,
         "auth/accept_invite.html",
-        {"token": token, "email": email, "errors": {}, "values": {}},
+        {
+            "token": token,
+            "invitation": invitation,
+            "email": invitation.email,
+            "errors": {},
+            "values": {},
+        },
     )
 
 
