@@ -31,6 +31,7 @@ from clientcompass.embedded import embedded_postgres, embedded_redis
 from clientcompass.migrate import migrate
 from clientcompass.twilio_standin import create_standin
 from tests.support.aio import run_async
+from tests.support.factories import register_app
 from tests.support.waiting import wait_for
 from tests.support.worker import run_queued_jobs
 
@@ -166,6 +167,7 @@ class LiveServer:
         self.settings = settings
         self.url = settings.base_url
         self.app = create_app(settings)
+        register_app(settings)
         config = uvicorn.Config(
             self.app, host=settings.host, port=settings.port, log_config=None, lifespan="on"
         )
@@ -200,6 +202,9 @@ class StandinServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # One keep-alive client for every control call: a client per call costs more than
+        # the call (tests make thousands).
+        self.http = httpx.Client(base_url=f"{self.url}/_control/", timeout=30)
 
     def start(self) -> StandinServer:
         self.thread.start()
@@ -209,7 +214,7 @@ class StandinServer:
         return self
 
     def control(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        response = httpx.request(method, f"{self.url}/_control/{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+        response = self.http.request(method, path, **kwargs)  # type: ignore[arg-type]
         response.raise_for_status()
         return response
 
@@ -218,6 +223,7 @@ class StandinServer:
 def standin() -> Iterator[StandinServer]:
     server = StandinServer().start()
     yield server
+    server.http.close()
     server.server.should_exit = True
     server.thread.join(timeout=10)
 

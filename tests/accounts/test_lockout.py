@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.conftest import LiveServer, MailSink
-from tests.support.accounts import PASSWORD, log_in, sign_up, unique_email
+from tests.support.accounts import PASSWORD, log_in, sign_up_through_the_form, unique_email
 from tests.support.forms import post_form
 
 WRONG = "That email and password do not match an account."
@@ -47,7 +47,7 @@ def test_the_last_try_before_the_lock_warns_and_says_the_same_for_unknown_emails
     client: httpx.Client, live_server: LiveServer, stranger: httpx.Client
 ) -> None:
     limit = live_server.settings.login_max_failures_per_account
-    account = sign_up(client)
+    account = sign_up_through_the_form(client)
     answers: dict[str, list[str]] = {}
     for email in (account.email, unique_email("nobody")):
         messages = []
@@ -76,7 +76,7 @@ def test_a_password_reset_lifts_the_account_lock_but_not_the_address_count(
     redis_client: redis.Redis,
 ) -> None:
     limit = live_server.settings.login_max_failures_per_account
-    account = sign_up(client)
+    account = sign_up_through_the_form(client)
     stranger, ip = from_own_address(live_server)
     with stranger:
         for _ in range(limit):

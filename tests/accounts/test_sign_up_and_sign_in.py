@@ -7,7 +7,7 @@ import re
 import httpx
 
 from tests.conftest import LiveServer, MailSink
-from tests.support.accounts import PASSWORD, log_in, sign_up, unique_email
+from tests.support.accounts import PASSWORD, log_in, sign_up_through_the_form, unique_email
 from tests.support.forms import page_csrf, post_form
 
 
@@ -32,7 +32,7 @@ def test_duplicate_email_is_refused_with_a_clear_message(live_server: LiveServer
         httpx.Client(base_url=live_server.url) as first,
         httpx.Client(base_url=live_server.url) as second,
     ):
-        account = sign_up(first)
+        account = sign_up_through_the_form(first)
         response = post_form(
             second,
             "/signup",
@@ -49,7 +49,7 @@ def test_duplicate_email_is_refused_with_a_clear_message(live_server: LiveServer
 
 
 def test_wrong_password_says_so_without_revealing_which_part(client: httpx.Client) -> None:
-    account = sign_up(client)
+    account = sign_up_through_the_form(client)
     with httpx.Client(base_url=str(client.base_url)) as other:
         wrong_password = log_in(other, account.email, "nope nope nope")
         unknown_email = log_in(other, unique_email(), PASSWORD)
@@ -59,7 +59,7 @@ def test_wrong_password_says_so_without_revealing_which_part(client: httpx.Clien
 
 
 def test_change_password(client: httpx.Client) -> None:
-    account = sign_up(client)
+    account = sign_up_through_the_form(client)
     elsewhere = httpx.Client(base_url=str(client.base_url))
     assert log_in(elsewhere, account.email).status_code == 303
     bad = post_form(
@@ -89,7 +89,7 @@ def test_password_reset_by_email(live_server: LiveServer, mail_sink: MailSink) -
         httpx.Client(base_url=live_server.url) as owner,
         httpx.Client(base_url=live_server.url) as anon,
     ):
-        account = sign_up(owner)
+        account = sign_up_through_the_form(owner)
         asked = post_form(
             anon, "/forgot-password", {"email": account.email}, csrf_page="/forgot-password"
         )
@@ -138,7 +138,7 @@ def test_password_reset_by_email(live_server: LiveServer, mail_sink: MailSink) -
 
 
 def test_next_parameter_cannot_redirect_off_site(client: httpx.Client) -> None:
-    account = sign_up(client)
+    account = sign_up_through_the_form(client)
     post_form(client, "/logout", {}, csrf_page="/settings/account")
     token = page_csrf(client, "/login")
     response = client.post(
@@ -154,7 +154,7 @@ def test_next_parameter_cannot_redirect_off_site(client: httpx.Client) -> None:
 
 
 def test_sign_in_returns_to_the_page_asked_for(client: httpx.Client) -> None:
-    account = sign_up(client)
+    account = sign_up_through_the_form(client)
     post_form(client, "/logout", {}, csrf_page="/settings/account")
     bounced = client.get("/settings/team?tab=invites")
     assert bounced.status_code == 303

@@ -10,7 +10,7 @@ import redis
 
 from clientcompass.auth.sessions import SESSION_KEY
 from tests.conftest import LiveServer
-from tests.support.accounts import log_in, sign_up
+from tests.support.accounts import log_in, sign_up_through_the_form
 from tests.support.forms import post_form
 
 DAY = 24 * 3600
@@ -24,7 +24,7 @@ def session_key(client: httpx.Client, secret: str) -> str:
 def test_inactivity_expiry_is_24_hours_and_slides(
     client: httpx.Client, live_server: LiveServer, redis_client: redis.Redis
 ) -> None:
-    sign_up(client)
+    sign_up_through_the_form(client)
     key = session_key(client, live_server.settings.secret_key)
     assert DAY - 5 <= redis_client.ttl(key) <= DAY
     redis_client.expire(key, 120)  # as if the user had been idle for almost a day
@@ -35,7 +35,7 @@ def test_inactivity_expiry_is_24_hours_and_slides(
 def test_expired_session_rejects_its_jwt(
     client: httpx.Client, live_server: LiveServer, redis_client: redis.Redis
 ) -> None:
-    sign_up(client)
+    sign_up_through_the_form(client)
     key = session_key(client, live_server.settings.secret_key)
     redis_client.delete(key)  # what Redis does when the 24 hours run out
     response = client.get("/api/v1/me")
@@ -47,7 +47,7 @@ def test_expired_session_rejects_its_jwt(
 def test_absolute_lifetime_ends_a_busy_session(
     client: httpx.Client, live_server: LiveServer, redis_client: redis.Redis
 ) -> None:
-    sign_up(client)
+    sign_up_through_the_form(client)
     key = session_key(client, live_server.settings.secret_key)
     redis_client.hset(key, "created_at", repr(time.time() - 31 * DAY))
     assert client.get("/api/v1/me").status_code == 401
@@ -55,7 +55,7 @@ def test_absolute_lifetime_ends_a_busy_session(
 
 
 def test_logout_kills_the_jwt_at_once(client: httpx.Client, live_server: LiveServer) -> None:
-    sign_up(client)
+    sign_up_through_the_form(client)
     stolen = client.cookies["cc_session"]
     response = post_form(client, "/logout", {}, csrf_page="/settings/account")
     assert response.status_code == 303
@@ -70,9 +70,9 @@ def test_log_out_everywhere_kills_every_session(live_server: LiveServer) -> None
         httpx.Client(base_url=live_server.url) as phone,
         httpx.Client(base_url=live_server.url) as colleague,
     ):
-        account = sign_up(laptop)
+        account = sign_up_through_the_form(laptop)
         assert log_in(phone, account.email).status_code == 303
-        other = sign_up(colleague)
+        other = sign_up_through_the_form(colleague)
         assert phone.get("/api/v1/me").status_code == 200
         response = post_form(phone, "/logout-everywhere", {}, csrf_page="/settings/account")
         assert response.status_code == 303
@@ -84,7 +84,7 @@ def test_log_out_everywhere_kills_every_session(live_server: LiveServer) -> None
 def test_stale_jwt_is_reissued_while_the_session_lives(
     client: httpx.Client, live_server: LiveServer
 ) -> None:
-    sign_up(client)
+    sign_up_through_the_form(client)
     secret = live_server.settings.secret_key
     claims = jwt.decode(client.cookies["cc_session"], secret, algorithms=["HS256"])
     claims["exp"] = int(time.time()) - 60

@@ -13,7 +13,7 @@ import httpx
 import psutil
 
 from tests.conftest import free_port
-from tests.support.accounts import PASSWORD, log_in, sign_up
+from tests.support.accounts import PASSWORD, log_in, sign_up_through_the_form
 from tests.support.waiting import wait_for
 
 
@@ -64,7 +64,7 @@ def test_serve_runs_on_embedded_servers_and_keeps_data(tmp_path: Path) -> None:
     try:
         wait_ready(url, first)
         with httpx.Client(base_url=url) as browser:
-            account = sign_up(browser)
+            account = sign_up_through_the_form(browser)
         started = spawned_by(first, data_dir)
         names = " ".join(p.name() for p in started)
         assert "redis-server" in names and "postgres" in names and len(started) >= 4

@@ -1,32 +1,42 @@
-"""Businesses and their people, made through the public HTTP surface as a person would."""
+"""Businesses and their people: made by the factories for set-up, or through the pages a
+person uses where signing up or in is the behaviour under test."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 
 import httpx
 
+from clientcompass.models import Role
+from tests.support import factories
+from tests.support.factories import OWNER_NAME, PASSWORD, Account, unique_email
 from tests.support.forms import post_form
 
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Account:
-    email: str
-    password: str
-    business_name: str
-    tenant_id: uuid.UUID
-    user_id: uuid.UUID
-
-
-def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.co.za"
+__all__ = [
+    "PASSWORD",
+    "Account",
+    "invite_and_join",
+    "invite_and_join_through_the_pages",
+    "log_in",
+    "sign_up",
+    "sign_up_through_the_form",
+    "unique_email",
+]
 
 
 def sign_up(client: httpx.Client, *, business_name: str = "", email: str = "") -> Account:
+    """A new business, with `client` signed in as its owner (set-up: no sign-up form)."""
+    account = factories.business_with_owner(
+        factories.settings_of(client), business_name=business_name, email=email
+    )
+    factories.sign_in(client, account)
+    return account
+
+
+def sign_up_through_the_form(
+    client: httpx.Client, *, business_name: str = "", email: str = ""
+) -> Account:
     """Sign up a business through the form; leaves `client` signed in as its owner."""
     email = email or unique_email("owner")
     business_name = business_name or f"Biz {uuid.uuid4().hex[:6]}"
@@ -35,7 +45,7 @@ def sign_up(client: httpx.Client, *, business_name: str = "", email: str = "") -
         "/signup",
         {
             "business_name": business_name,
-            "owner_name": "Thandi Owner",
+            "owner_name": OWNER_NAME,
             "email": email,
             "password": PASSWORD,
         },
@@ -51,6 +61,25 @@ def log_in(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.
 
 
 def invite_and_join(owner: httpx.Client, joiner: httpx.Client, *, role: str = "agent") -> str:
+    """Owner invites a teammate, signed in on `joiner` once they accept; returns their email
+    (set-up: no team pages)."""
+    email = unique_email(role)
+    tenant_id, owner_id = factories.signed_in_as(owner)
+    account = factories.teammate(
+        factories.settings_of(owner),
+        tenant_id,
+        owner_id,
+        email=email,
+        role=Role(role),
+        name=f"{role.title()} Person",
+    )
+    factories.sign_in(joiner, account)
+    return email
+
+
+def invite_and_join_through_the_pages(
+    owner: httpx.Client, joiner: httpx.Client, *, role: str = "agent"
+) -> str:
     """Owner invites a teammate, who accepts in their own browser; returns their email."""
     email = unique_email(role)
     response = post_form(

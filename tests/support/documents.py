@@ -10,6 +10,7 @@ import httpx
 
 from clientcompass import links
 from clientcompass.config import Settings
+from tests.support import factories
 from tests.support.accounts import PASSWORD, Account, sign_up
 from tests.support.forms import api_headers
 
@@ -52,12 +53,10 @@ THREE_LINES = [
 def vat_business(client: httpx.Client) -> tuple[Account, dict[str, str]]:
     """Sign up a VAT-registered business with banking details; returns it and write headers."""
     account = sign_up(client)
-    headers = api_headers(client)
-    response = client.put("/api/v1/business/profile", json=PROFILE, headers=headers)
-    assert response.status_code == 200, response.text
-    response = client.put("/api/v1/business/banking-details", json=BANKING, headers=headers)
-    assert response.status_code == 204, response.text
-    return account, headers
+    factories.business_profile(
+        factories.settings_of(client), account.tenant_id, account.user_id, PROFILE, BANKING
+    )
+    return account, api_headers(client)
 
 
 def draft(

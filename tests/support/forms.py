@@ -6,6 +6,8 @@ import re
 
 import httpx
 
+from tests.support import factories
+
 
 def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf-token" content="([^"]+)"', html)
@@ -28,4 +30,5 @@ def post_form(
 
 def api_headers(client: httpx.Client) -> dict[str, str]:
     """Headers for a cookie-authenticated JSON call that changes state."""
-    return {"X-CSRF-Token": page_csrf(client, "/settings/account")}
+    token = factories.known_csrf(client) or page_csrf(client, "/settings/account")
+    return {"X-CSRF-Token": token}

@@ -9,6 +9,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import StandinServer
+from tests.support import factories
 from tests.support.forms import api_headers
 
 
@@ -17,6 +18,15 @@ def sa_mobile() -> str:
 
 
 def connect_channel(client: httpx.Client, standin: StandinServer) -> dict[str, Any]:
+    """A WhatsApp sender of the signed-in member's business, its webhooks configured in the
+    stand-in (set-up: stored by the channel service, as connecting it does)."""
+    tenant_id, user_id = factories.signed_in_as(client)
+    return factories.whatsapp_channel(
+        factories.settings_of(client), standin, tenant_id, user_id, f"whatsapp:{sa_mobile()}"
+    )
+
+
+def connect_channel_through_the_api(client: httpx.Client, standin: StandinServer) -> dict[str, Any]:
     """Connect a WhatsApp sender through the API and configure its webhooks in the stand-in."""
     account = standin.control("POST", "accounts", json={}).json()
     response = client.post(

@@ -6,7 +6,13 @@ import httpx
 import psycopg
 
 from tests.conftest import LiveServer
-from tests.support.accounts import PASSWORD, invite_and_join, log_in, sign_up, unique_email
+from tests.support.accounts import (
+    PASSWORD,
+    invite_and_join_through_the_pages,
+    log_in,
+    sign_up,
+    unique_email,
+)
 from tests.support.forms import api_headers, page_csrf
 
 
@@ -101,7 +107,7 @@ def test_only_owners_make_owners_and_the_last_owner_stays(live_server: LiveServe
         httpx.Client(base_url=live_server.url) as admin,
     ):
         account = sign_up(owner)
-        invite_and_join(owner, admin, role="admin")
+        invite_and_join_through_the_pages(owner, admin, role="admin")
         headers = api_headers(admin)
         response = admin.put(
             f"/api/v1/members/{account.user_id}/role", json={"role": "agent"}, headers=headers
@@ -123,7 +129,7 @@ def test_role_change_takes_effect_on_the_next_request(live_server: LiveServer) -
         httpx.Client(base_url=live_server.url) as admin,
     ):
         sign_up(owner)
-        email = invite_and_join(owner, admin, role="admin")
+        email = invite_and_join_through_the_pages(owner, admin, role="admin")
         assert admin.get("/settings/team").status_code == 200
         member = next(m for m in owner.get("/api/v1/members").json() if m["email"] == email)
         response = owner.put(
@@ -141,7 +147,7 @@ def test_invited_agent_can_sign_in_later(live_server: LiveServer) -> None:
         httpx.Client(base_url=live_server.url) as agent,
     ):
         sign_up(owner)
-        email = invite_and_join(owner, agent)
+        email = invite_and_join_through_the_pages(owner, agent)
     with httpx.Client(base_url=live_server.url) as later:
         assert log_in(later, email).status_code == 303
         assert later.get("/api/v1/me").json()["role"] == "agent"

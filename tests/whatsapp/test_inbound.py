@@ -14,6 +14,7 @@ from tests.support.accounts import invite_and_join, sign_up
 from tests.support.forms import api_headers
 from tests.support.whatsapp import (
     connect_channel,
+    connect_channel_through_the_api,
     conversation_with,
     customer_says,
     sa_mobile,
@@ -55,7 +56,7 @@ def test_connecting_checks_credentials_and_seals_the_token(
     assert bad.status_code == 422
     assert "did not accept" in bad.json()["error"]["message"]
     assert client.get("/api/v1/channels").json() == []
-    channel = connect_channel(client, standin)
+    channel = connect_channel_through_the_api(client, standin)
     assert channel["inbound_webhook_url"].endswith("/inbound")
     key = channel["inbound_webhook_url"].split("/webhooks/twilio/")[1].split("/")[0]
     assert len(key) > 60 and account.tenant_id.hex in key
