@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from clientcompass.phones import national
 from tests.conftest import LiveServer, StandinServer
 from tests.support.accounts import invite_and_join, sign_up
 from tests.support.browser import (
@@ -100,7 +101,7 @@ def test_two_agents_see_messages_ticks_and_assignment_live_and_a_stranger_sees_n
         expect(two.get_by_test_id("thread").get_by_test_id("system-event").last).to_contain_text(
             "Thandi assigned this to you"
         )
-        expect(two.get_by_test_id("conversation").filter(has_text=phone)).to_contain_text(
+        expect(two.get_by_test_id("conversation").filter(has_text=national(phone))).to_contain_text(
             "Agent Person"
         )
 
@@ -216,7 +217,7 @@ def test_a_phone_walks_from_the_list_to_a_thread_replies_and_comes_back(
         open_live(page, "/inbox")
         assert_fits_phone(page, "/inbox")
         shot(page, "inbox-phone-list")
-        page.get_by_test_id("conversation").filter(has_text=phone).tap()
+        page.get_by_test_id("conversation").filter(has_text=national(phone)).tap()
         expect(page).to_have_url(re.compile(r"/inbox/[0-9a-f-]{36}$"))
         expect(page.get_by_test_id("conversations")).to_be_hidden()
         expect(page.get_by_test_id("thread")).to_contain_text("Is the electrician free today?")
@@ -224,7 +225,7 @@ def test_a_phone_walks_from_the_list_to_a_thread_replies_and_comes_back(
         # The contact's card is beside the thread: shown and edited in place.
         page.get_by_text("Contact details", exact=True).tap()
         card = page.get_by_test_id("contact-panel")
-        expect(card).to_contain_text(phone)
+        expect(card).to_contain_text(national(phone))
         card.get_by_text("Edit details", exact=True).tap()
         card.locator('[name="name"]').fill("Sipho Dlamini")
         card.get_by_role("button", name="Save").tap()
@@ -250,9 +251,9 @@ def test_a_phone_walks_from_the_list_to_a_thread_replies_and_comes_back(
         shot(page, "inbox-phone-thread")
         page.get_by_test_id("back").tap()
         expect(page).to_have_url(re.compile(r"/inbox$"))
-        expect(page.get_by_test_id("conversation").filter(has_text=phone)).to_contain_text(
-            "Yes, after 2 pm"
-        )
+        expect(
+            page.get_by_test_id("conversation").filter(has_text=national(phone))
+        ).to_contain_text("Yes, after 2 pm")
         assert_fits_phone(page, "/inbox")
         console.assert_clean()
         context.close()

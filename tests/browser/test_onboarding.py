@@ -156,7 +156,8 @@ def test_owner_sets_up_business_and_invites_an_agent(
     # The teammate opens the link in their own browser and joins.
     agent_context, agent, agent_console = new_page(browser, live_server.url, DESKTOP)
     agent.goto(link)
-    expect(agent.get_by_role("heading", name="Join your team")).to_be_visible()
+    expect(agent.get_by_role("heading", name="Join Mokoena Plumbing & Gas")).to_be_visible()
+    expect(agent.get_by_test_id("join-invited-by")).to_contain_text("invited you as an agent")
     expect(agent.locator(".card")).to_contain_text(agent_email)
     shot(agent, "join")
     fill(agent, {"name": "Sipho Agent", "password": "agent password 123"})

@@ -101,7 +101,7 @@ def test_search_by_name_phone_email_and_tag_and_keyset_pages(client: httpx.Clien
     sipho = create(client, name="Sipho Nkosi", phone="+27821110001", email="sipho@geyser.co.za")
     create(client, name="Thandi Mokoena", phone="+27831110002", tags=["plumbing"])
     for number in range(5):
-        create(client, name=f"Zz Filler {number}")
+        create(client, name=f"Zz Filler {number}", phone=f"+2784999000{number}")
 
     def names(q: str) -> list[str]:
         found = client.get("/api/v1/contacts", params={"q": q}).json()

@@ -14,7 +14,7 @@ from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
-from clientcompass.models import Invitation, Role, Tenant, User
+from clientcompass.models import BusinessProfile, Invitation, Role, Tenant, User
 
 INVITE_TOKEN_PREFIX = "cci"  # noqa: S105 (a prefix, not a secret)
 
@@ -101,8 +101,10 @@ class InvitationView:
 
 async def invitation_view(uow: UnitOfWork, token: str) -> InvitationView:
     invitation = await open_invitation(uow, token)
-    business_name = await uow.session.scalar(
-        select(Tenant.name).where(Tenant.id == invitation.tenant_id)
+    # The name the business trades under (its profile), else the one it signed up with.
+    profile = await uow.session.get(BusinessProfile, invitation.tenant_id)
+    business_name = (profile.trading_name if profile is not None else "") or (
+        await uow.session.scalar(select(Tenant.name).where(Tenant.id == invitation.tenant_id))
     )
     inviter = (
         await uow.session.get(User, (invitation.tenant_id, invitation.invited_by))
