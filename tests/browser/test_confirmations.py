@@ -62,3 +62,36 @@ def test_merging_on_a_phone_asks_first_and_a_no_merges_nothing(
             console.assert_clean()
         finally:
             context.close()
+
+
+def test_the_contact_page_offers_the_likely_duplicate_and_merges_it_after_asking(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=20) as owner:
+        vat_business(owner)
+        headers = api_headers(owner)
+        kept = owner.post(
+            "/api/v1/contacts", json={"phone": sa_mobile(), "name": "Thandi Nkosi"}, headers=headers
+        ).json()
+        twin = owner.post(
+            "/api/v1/contacts", json={"phone": sa_mobile(), "name": "thandi nkosi"}, headers=headers
+        ).json()
+        owner.post(
+            "/api/v1/contacts", json={"phone": sa_mobile(), "name": "Sipho Other"}, headers=headers
+        )
+        for viewport in (PHONE, DESKTOP):
+            context, page, console = signed_in(browser, live_server.url, owner, viewport)
+            try:
+                page.goto(f"/contacts/{kept['id']}")
+                offered = page.get_by_test_id("likely-duplicates")
+                expect(offered.locator("li")).to_have_count(1 if viewport is PHONE else 0)
+                if viewport is PHONE:
+                    expect(offered).to_contain_text("thandi nkosi")
+                    expect(offered).not_to_contain_text("Sipho Other")
+                    offered.get_by_test_id("merge-duplicate").click()
+                    expect(page).to_have_url(f"{live_server.url}/contacts/{kept['id']}?merged=1")
+                    assert "can't be undone" in console.dialogs[-1]
+                    assert owner.get(f"/api/v1/contacts/{twin['id']}").status_code == 404
+                console.assert_clean()
+            finally:
+                context.close()

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, cast, func, select, tuple_
+from sqlalchemy import Select, cast, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import REGCONFIG
 
 from clientcompass.db import UnitOfWork
@@ -108,6 +108,30 @@ async def find_by_phone(uow: UnitOfWork, phone_e164: str) -> Contact | None:
             Contact.tenant_id == tenant_id_of(uow), Contact.phone_e164 == phone_e164
         )
     )
+
+
+async def likely_duplicates(uow: UnitOfWork, contact: Contact, *, limit: int = 5) -> list[Contact]:
+    """Other contacts who are probably this person: the same name (saved or WhatsApp, any
+    case), or the same number written another way (the same last nine digits: 082… and
+    +27 82…, or a number saved without its country code)."""
+    tenant_id = tenant_id_of(uow)
+    names = {n.strip().lower() for n in (contact.name, contact.profile_name) if n.strip()}
+    digits = "".join(ch for ch in contact.phone_e164 if ch.isdigit())[-9:]
+    same_name = or_(
+        func.lower(func.trim(Contact.name)).in_(names),
+        func.lower(func.trim(Contact.profile_name)).in_(names),
+    )
+    same_number = (
+        func.right(func.regexp_replace(Contact.phone_e164, "[^0-9]", "", "g"), 9) == digits
+    )
+    conditions = [same_number] + ([same_name] if names else [])
+    rows = await uow.session.scalars(
+        select(Contact)
+        .where(Contact.tenant_id == tenant_id, Contact.id != contact.id, or_(*conditions))
+        .order_by(Contact.created_at)
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def by_phones(uow: UnitOfWork, phones: Sequence[str]) -> dict[str, Contact]:

@@ -189,3 +189,9 @@ async def start_conversation(uow: UnitOfWork, contact_id: uuid.UUID) -> uuid.UUI
     """The contact page's "Message on WhatsApp": the conversation to open in the inbox."""
     await repository.get(uow, contact_id)
     return (await conversations.start(uow, contact_id)).id
+
+
+async def likely_duplicates(uow: UnitOfWork, contact_id: uuid.UUID) -> list[ContactOut]:
+    """What the contact page offers to merge: the same name, or the same number another way."""
+    contact = await repository.get(uow, contact_id)
+    return [contact_out(other) for other in await repository.likely_duplicates(uow, contact)]

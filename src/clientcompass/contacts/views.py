@@ -193,11 +193,13 @@ async def _contact_page(
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         contact = await service.get_detail(uow, contact_id)
+        duplicates = await service.likely_duplicates(uow, contact_id)
         connected = bool(await conversations.connected_channels(uow))
     context = {
         "section": "contacts",
         "contact": contact,
         "whatsapp_connected": connected,
+        "duplicates": duplicates,
         "documents": [document_row(document) for document in contact.documents],
         "merge_errors": merge_errors or {},
         "merge_values": merge_values or {},
