@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from clientcompass.auth.passwords import verify_password
-from clientcompass.config import Environment, Settings, generate_key_spec
+from clientcompass.config import Environment, Settings
 from clientcompass.errors import ConfigurationError
-from clientcompass.jobs import build_job_app
-from clientcompass.sandbox.provision import DEMO_BUSINESS, DEMO_EMAIL, DemoTenant, provision_demo
-from tests.conftest import APP_ROLE, Databases, free_port
-
-
-def provision(settings: Settings) -> DemoTenant:
-    """`serve`'s provisioning, on its own thread: the browser tests hold this one's loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        demo = pool.submit(provision_demo, settings, build_job_app(settings)).result()
-    assert demo is not None
-    return demo
+from clientcompass.sandbox.provision import DEMO_BUSINESS, DEMO_EMAIL
+from tests.support.sandbox import demo_settings, provision
 
 
 def test_sandbox_is_refused_in_production_and_on_by_default_in_development() -> None:
@@ -48,25 +38,14 @@ def test_sandbox_is_refused_in_production_and_on_by_default_in_development() -> 
 
 
 def test_demo_tenant_is_provisioned_once_and_kept_wired(
-    tmp_path: Path, migrated: Databases, redis_url: str, owner_conn: psycopg.Connection
+    tmp_path: Path, settings: Settings, owner_conn: psycopg.Connection
 ) -> None:
-    settings = Settings.model_validate(
-        {
-            "env": Environment.DEVELOPMENT,
-            "data_dir": tmp_path,
-            "port": free_port(),
-            "database_url": migrated.owner_url,
-            "database_app_role": APP_ROLE,
-            "redis_url": redis_url,
-            "secret_key": "s" * 48,
-            "encryption_keys": generate_key_spec("k1"),
-            "log_level": "WARNING",
-        }
-    )
+    settings = demo_settings(settings, tmp_path)
     assert settings.sandbox_is_built_in
     first = provision(settings)
     second = provision(settings)
-    assert first.created and not second.created
+    # (`first` may find the demo another test provisioned already: only repeats are checked.)
+    assert not second.created
     assert first.tenant_id == second.tenant_id and first.password == second.password
     assert (tmp_path / "demo-password.txt").read_text().strip() == first.password
     assert ((tmp_path / "demo-password.txt").stat().st_mode & 0o777) == 0o600
@@ -85,6 +64,17 @@ def test_demo_tenant_is_provisioned_once_and_kept_wired(
         (first.tenant_id,),
     ).fetchall()
     assert len(channels) == 1
+    # A first look is not empty: one customer who wrote twice, a numbered quote with its PDF
+    # and a draft invoice; provisioning again adds none of it twice.
+    counts = owner_conn.execute(
+        "select (select count(*) from messages where tenant_id = %(t)s and direction = 'inbound'),"
+        " (select count(*) from conversations where tenant_id = %(t)s),"
+        " (select count(*) from documents where tenant_id = %(t)s and kind = 'quote'"
+        "  and number is not null and pdf_sha256 <> ''),"
+        " (select count(*) from documents where tenant_id = %(t)s and kind = 'invoice')",
+        {"t": first.tenant_id},
+    ).fetchone()
+    assert counts == (2, 1, 1, 1)
     whatsapp_from, per_second, key = channels[0]
     assert whatsapp_from == first.whatsapp_from and per_second == pytest.approx(1 / 3)
 

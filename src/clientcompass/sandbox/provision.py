@@ -27,8 +27,10 @@ from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, create_engine
+from clientcompass.sandbox import samples
 from clientcompass.sandbox import service as sandbox
 from clientcompass.sandbox.control import StandinControl
+from clientcompass.storage import LocalStorage, Storage
 from clientcompass.twilio_client import TwilioClient
 from clientcompass.twilio_standin import create_standin
 from clientcompass.work import LazyResources
@@ -117,8 +119,10 @@ async def ensure_demo(
     *,
     base_url: str,
     data_dir: Path,
+    storage: Storage,
 ) -> DemoTenant:
-    """Make sure the demo business, its owner and its wired sandbox channel exist."""
+    """Make sure the demo business, its owner and its wired sandbox channel exist; a new
+    demo also gets its sample customer, quote and invoice."""
     password_file = data_dir / PASSWORD_FILE
     actor, password, created = await _owner(db, job_app, password_file)
     async with work.unit_of_work(db, job_app, actor.tenant_id) as uow:
@@ -126,6 +130,8 @@ async def ensure_demo(
             uow, actor, keyring, twilio, control, base_url=base_url
         )
         whatsapp_from = channel.whatsapp_from
+        if created:
+            await samples.add(uow, actor, channel, keyring, storage)
     return DemoTenant(
         tenant_id=actor.tenant_id,
         email=DEMO_EMAIL,
@@ -156,6 +162,7 @@ async def _provision(
                 StandinControl(http, IN_PROCESS_URL),
                 base_url=settings.base_url,
                 data_dir=settings.data_dir,
+                storage=LocalStorage(settings.media_dir),
             )
     finally:
         await resources.close()
