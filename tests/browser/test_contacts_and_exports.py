@@ -21,7 +21,7 @@ from tests.support.whatsapp import connect_channel, sa_mobile
 pytestmark = pytest.mark.browser
 
 
-def test_messaging_a_contact_first_opens_the_template_picker_on_a_phone(
+def test_messaging_a_contact_first_opens_the_template_picker(
     browser: Browser, live_server: LiveServer, standin: StandinServer
 ) -> None:
     with httpx.Client(base_url=live_server.url, timeout=20) as owner:
@@ -30,20 +30,21 @@ def test_messaging_a_contact_first_opens_the_template_picker_on_a_phone(
         phone = sa_mobile()
         quote = finalised(owner, headers, phone=phone, name="Zanele First")
         invoice = finalised(owner, headers, "invoices", phone=phone, name="Zanele First")
-        context, page, console = signed_in(browser, live_server.url, owner, PHONE)
-        try:
-            page.goto(f"/contacts/{quote['contact_id']}")
-            documents = page.get_by_test_id("contact-documents")
-            expect(documents).to_contain_text(quote["number"])
-            expect(documents).to_contain_text(invoice["number"])
-            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-            page.get_by_test_id("message-contact").click()
-            expect(page).to_have_url(re.compile(r"/inbox/[0-9a-f-]{36}$"))
-            # She never wrote: WhatsApp allows only an approved template, and the page says so.
-            expect(page.get_by_test_id("template-picker")).to_be_visible()
-            console.assert_clean()
-        finally:
-            context.close()
+        for viewport in (PHONE, DESKTOP):
+            context, page, console = signed_in(browser, live_server.url, owner, viewport)
+            try:
+                page.goto(f"/contacts/{quote['contact_id']}")
+                documents = page.get_by_test_id("contact-documents")
+                expect(documents).to_contain_text(quote["number"])
+                expect(documents).to_contain_text(invoice["number"])
+                assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+                page.get_by_test_id("message-contact").click()
+                expect(page).to_have_url(re.compile(r"/inbox/[0-9a-f-]{36}$"))
+                # She never wrote: WhatsApp allows only an approved template, and the page says so.
+                expect(page.get_by_test_id("template-picker")).to_be_visible()
+                console.assert_clean()
+            finally:
+                context.close()
 
 
 def test_the_accountant_exports_a_date_range_and_the_team_table_reads_on_both_sizes(
