@@ -3,6 +3,8 @@ channel), documents follow, the fuller details survive, and the duplicate is gon
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from typing import Any
 
@@ -190,3 +192,10 @@ def test_a_merge_keeps_the_name_people_know_the_contact_by(
     assert merged.json()["email"] == "thandi@example.co.za"
     row = conversations_of(client, phone)[0]
     assert row["contact"]["profile_name"] == "Thandi Nkosi" and row["contact"]["name"] == ""
+    # The export names her the same way, in its display_name column.
+    exported = list(csv.reader(io.StringIO(client.get("/api/v1/contacts/export").text)))
+    header, rows = exported[0], exported[1:]
+    column = header.index("display_name")
+    assert [r[column] for r in rows if r[header.index("email")] == "thandi@example.co.za"] == [
+        "Thandi Nkosi"
+    ]

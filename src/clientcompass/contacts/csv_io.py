@@ -26,6 +26,7 @@ from clientcompass.auth.permissions import Permission
 from clientcompass.auth.principal import Principal
 from clientcompass.contacts import repository
 from clientcompass.contacts.schemas import ContactIn, ImportResult, ImportRowError
+from clientcompass.contacts.service import display_name
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.models import Contact
@@ -44,6 +45,8 @@ EXPORT_HEADER = (
     "notes",
     "whatsapp_name",
     "created_at",
+    # The name people know them by (contacts.service.display_name); import ignores it.
+    "display_name",
 )
 # Headings people use in their own spreadsheets, normalised (lowercase, letters and digits).
 HEADINGS = {
@@ -293,6 +296,7 @@ async def export_csv(uow: UnitOfWork, actor: Principal) -> str:
                 c.notes,
                 c.profile_name,
                 c.created_at.isoformat(timespec="seconds"),
+                display_name(c),
             )
             for c in contacts
         ),
