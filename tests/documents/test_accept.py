@@ -14,36 +14,14 @@ from clientcompass.documents.replies import keyword, parse
 from tests.conftest import LiveServer, StandinServer
 from tests.support.accounts import sign_up
 from tests.support.documents import draft
-from tests.support.shop import Shop, send, shop_with_customer, thread
+from tests.support.shop import Shop, button_tap, send, shop_with_customer, thread
 from tests.support.whatsapp import (
     connect_channel,
     conversation_with,
     customer_says,
     sa_mobile,
     sent_to,
-    signed_post,
 )
-
-
-def button_tap(shop: Shop, phone: str, payload: str, title: str = "Accept") -> httpx.Response:
-    """What Twilio posts when the customer taps a quick-reply button, signed as Twilio signs."""
-    url = shop.channel["inbound_webhook_url"]
-    sid = f"SM{uuid.uuid4().hex}"
-    params = {
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "AccountSid": shop.channel["account_sid"],
-        "From": f"whatsapp:{phone}",
-        "To": shop.channel["whatsapp_from"],
-        "Body": title,
-        "ButtonText": title,
-        "ButtonPayload": payload,
-        "NumMedia": "0",
-        "WaId": phone.lstrip("+"),
-        "ProfileName": "Nomvula",
-        "ApiVersion": "2010-04-01",
-    }
-    return signed_post(url, params, shop.channel["auth_token"])
 
 
 def sent_quote(shop: Shop, phone: str | None = None) -> dict[str, Any]:

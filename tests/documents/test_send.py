@@ -10,7 +10,7 @@ from clientcompass import links
 from clientcompass.documents import public
 from tests.conftest import LiveServer, StandinServer
 from tests.support.documents import draft, vat_business
-from tests.support.shop import close_window, send, shop_with_customer, thread
+from tests.support.shop import close_window, send, shop_with_customer, thread, wait_until_approved
 from tests.support.waiting import wait_for
 from tests.support.whatsapp import connect_channel, conversation_with, sa_mobile, sent_to
 
@@ -120,16 +120,7 @@ def test_closed_window_sends_the_suggested_template_once_approved(
     )
     [stored] = [t for t in client.get("/api/v1/templates").json() if t["id"] == template["id"]]
     content_sid = stored["content_sid"]
-    auth = (shop.channel["account_sid"], shop.channel["auth_token"])
-    wait_for(
-        lambda: (
-            httpx.get(
-                f"{standin.url}/v1/Content/{content_sid}/ApprovalRequests", auth=auth, timeout=10
-            ).json()["whatsapp"]["status"]
-            == "approved"
-        ),
-        message="the stand-in approving the template",
-    )
+    wait_until_approved(standin, shop, content_sid)
     # Sending checks a pending template with Twilio, so it goes out as soon as it is approved.
     response = send(shop, "quotes", quote["id"])
     assert response.status_code == 202, response.text

@@ -5,7 +5,6 @@ as the approved card template with a document header. Checked in what the stand-
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,9 +15,17 @@ import pytest
 from clientcompass.twilio_client import TwilioClient, TwilioUnavailable
 from tests.conftest import LiveServer, StandinServer
 from tests.support.documents import draft
-from tests.support.shop import Shop, close_window, send, shop_with_customer, thread
+from tests.support.shop import (
+    Shop,
+    button_tap,
+    close_window,
+    send,
+    shop_with_customer,
+    thread,
+    wait_until_approved,
+)
 from tests.support.waiting import wait_for
-from tests.support.whatsapp import conversation_with, sent_to, signed_post
+from tests.support.whatsapp import conversation_with, sent_to
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
@@ -44,27 +51,6 @@ def fetched_pdf(standin: StandinServer, phone: str, index: int = -1) -> dict[str
         message="the stand-in fetching the PDF",
     )
     return pdf  # type: ignore[no-any-return]
-
-
-def tap(shop: Shop, payload: str, title: str) -> httpx.Response:
-    """The customer taps a quick reply: Twilio's signed inbound webhook with ButtonPayload."""
-    sid = f"SM{uuid.uuid4().hex}"
-    params = {
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "AccountSid": shop.channel["account_sid"],
-        "From": f"whatsapp:{shop.phone}",
-        "To": shop.channel["whatsapp_from"],
-        "Body": title,
-        "ButtonText": title,
-        "ButtonPayload": payload,
-        "NumMedia": "0",
-        "WaId": shop.phone.lstrip("+"),
-        "ProfileName": "Nomvula",
-        "ApiVersion": "2010-04-01",
-    }
-    url = shop.channel["inbound_webhook_url"]
-    return signed_post(url, params, shop.channel["auth_token"])
 
 
 def test_in_the_window_a_quote_is_one_message_with_its_pdf_and_accept_decline(
@@ -138,12 +124,12 @@ def test_tapping_accept_on_the_card_accepts_the_quote_once(
     live_server.run_jobs()
     [copy] = sent_to(standin, shop.phone)
     [(title, payload), _] = buttons(copy)
-    assert tap(shop, payload, title).status_code == 200
+    assert button_tap(shop, shop.phone, payload, title).status_code == 200
     live_server.run_jobs()
     accepted = client.get(f"/api/v1/quotes/{quote['id']}").json()
     assert accepted["status"] == "accepted"
     assert accepted["events"][-1]["detail"] == {"via": "whatsapp"}
-    assert tap(shop, payload, title).status_code == 200  # tapped again
+    assert button_tap(shop, shop.phone, payload, title).status_code == 200  # tapped again
     live_server.run_jobs()
     live_server.run_jobs()
     confirmations = [m for m in sent_to(standin, shop.phone) if "is accepted" in m["body"]]
@@ -177,15 +163,7 @@ def test_outside_the_window_the_approved_card_template_carries_the_pdf_and_butto
     sample = httpx.get(f"{live_server.url}/m/{content['variables']['6']}", timeout=10)
     assert sample.status_code == 200 and sample.content.startswith(b"%PDF-")
     assert sample.headers["content-type"] == "application/pdf"
-    wait_for(
-        lambda: (
-            httpx.get(
-                f"{standin.url}/v1/Content/{content_sid}/ApprovalRequests", auth=auth, timeout=10
-            ).json()["whatsapp"]["status"]
-            == "approved"
-        ),
-        message="the stand-in approving the template",
-    )
+    wait_until_approved(standin, shop, content_sid)
 
     response = send(shop, "quotes", quote["id"])
     assert response.status_code == 202, response.text

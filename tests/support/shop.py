@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,14 @@ import psycopg
 
 from tests.conftest import StandinServer
 from tests.support.documents import vat_business
-from tests.support.whatsapp import connect_channel, conversation_with, customer_says, sa_mobile
+from tests.support.waiting import wait_for
+from tests.support.whatsapp import (
+    connect_channel,
+    conversation_with,
+    customer_says,
+    sa_mobile,
+    signed_post,
+)
 
 
 @dataclass
@@ -55,4 +63,34 @@ def thread(client: httpx.Client, conversation_id: str) -> list[dict[str, Any]]:
 def send(shop: Shop, collection: str, document_id: str, **body: Any) -> httpx.Response:
     return shop.client.post(
         f"/api/v1/{collection}/{document_id}/send", json=body or None, headers=shop.headers
+    )
+
+
+def button_tap(shop: Shop, phone: str, payload: str, title: str = "Accept") -> httpx.Response:
+    """What Twilio posts when the customer taps a quick-reply button, signed as Twilio signs."""
+    sid = f"SM{uuid.uuid4().hex}"
+    params = {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": shop.channel["account_sid"],
+        "From": f"whatsapp:{phone}",
+        "To": shop.channel["whatsapp_from"],
+        "Body": title,
+        "ButtonText": title,
+        "ButtonPayload": payload,
+        "NumMedia": "0",
+        "WaId": phone.lstrip("+"),
+        "ProfileName": "Nomvula",
+        "ApiVersion": "2010-04-01",
+    }
+    return signed_post(shop.channel["inbound_webhook_url"], params, shop.channel["auth_token"])
+
+
+def wait_until_approved(standin: StandinServer, shop: Shop, content_sid: str) -> None:
+    """Until the stand-in's WhatsApp review has approved the template."""
+    auth = (shop.channel["account_sid"], shop.channel["auth_token"])
+    url = f"{standin.url}/v1/Content/{content_sid}/ApprovalRequests"
+    wait_for(
+        lambda: httpx.get(url, auth=auth, timeout=10).json()["whatsapp"]["status"] == "approved",
+        message="the stand-in approving the template",
     )

@@ -7,9 +7,10 @@ import uuid
 
 from fastapi import Response
 
+from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
-from clientcompass.documents import service
+from clientcompass.documents import send_templates, sending, service
 from clientcompass.documents.output import document_out
 from clientcompass.documents.schemas import DocumentOut
 from clientcompass.documents.service import Kind
@@ -42,4 +43,40 @@ def pdf_response(document_name: str, content: bytes, *, download: bool) -> Respo
             "content-disposition": f'{disposition}; filename="{document_name}"',
             "cache-control": "private, no-store",
         },
+    )
+
+
+async def prepare_send(
+    state: AppState, principal: Principal, kind: Kind, template_id: uuid.UUID | None
+) -> None:
+    """What a send must ask Twilio first, outside any transaction (send_templates.py)."""
+    await send_templates.prepare_send(
+        state.unit_of_work,
+        state.keyring,
+        state.twilio,
+        principal,
+        kind,
+        template_id,
+        settings=state.settings,
+    )
+
+
+async def send_document(
+    uow: UnitOfWork,
+    state: AppState,
+    principal: Principal,
+    document_id: uuid.UUID,
+    kind: Kind,
+    template_id: uuid.UUID | None,
+) -> sending.Sent:
+    """The send itself, with this process's settings, keys and PDF storage."""
+    return await sending.send_document(
+        uow,
+        principal,
+        document_id,
+        kind,
+        settings=state.settings,
+        keyring=state.keyring,
+        storage=storage(state),
+        template_id=template_id,
     )

@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from clientcompass.documents import send_templates, sending
+from clientcompass.documents import http, send_templates
 from clientcompass.documents.http import COLLECTIONS, output, storage
 from clientcompass.documents.schemas import DocumentOut
 from clientcompass.documents.service import Kind
@@ -57,26 +57,9 @@ def _send_route(kind: Kind) -> None:
         """Finalise if needed and queue on WhatsApp: the PDF inside the 24-hour window, the
         approved template outside it. The message then ticks like any other."""
         template_id = data.template_id if data else None
-        await send_templates.prepare_send(
-            state.unit_of_work,
-            state.keyring,
-            state.twilio,
-            principal,
-            kind,
-            template_id,
-            settings=state.settings,
-        )
+        await http.prepare_send(state, principal, kind, template_id)
         async with state.unit_of_work(principal.tenant_id) as uow:
-            sent = await sending.send_document(
-                uow,
-                principal,
-                document_id,
-                kind,
-                settings=state.settings,
-                keyring=state.keyring,
-                storage=storage(state),
-                template_id=template_id,
-            )
+            sent = await http.send_document(uow, state, principal, document_id, kind, template_id)
             return SendOut(
                 document=await output(uow, document_id, kind),
                 message_id=sent.message.id,

@@ -21,11 +21,11 @@ from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
 from clientcompass.documents import (
     credit_notes,
+    http,
     payments,
     quotes,
     send_options,
     send_templates,
-    sending,
     service,
 )
 from clientcompass.documents.http import pdf_response, storage
@@ -232,29 +232,12 @@ def _page_routes(kind: Kind) -> None:
             template_id = uuid.UUID(chosen) if chosen else None
         except ValueError:
             template_id = None  # refused below, on the page, by `run`
-        await send_templates.prepare_send(
-            state.unit_of_work,
-            state.keyring,
-            state.twilio,
-            principal,
-            kind,
-            template_id,
-            settings=state.settings,
-        )
+        await http.prepare_send(state, principal, kind, template_id)
 
         async def run(uow: UnitOfWork) -> str:
             if chosen and template_id is None:
                 raise InvalidInput("Choose a template from the list.", field="template_id")
-            await sending.send_document(
-                uow,
-                principal,
-                document_id,
-                kind,
-                settings=state.settings,
-                keyring=state.keyring,
-                storage=storage(state),
-                template_id=template_id,
-            )
+            await http.send_document(uow, state, principal, document_id, kind, template_id)
             return f"{path_of(kind, document_id)}?done=sent"
 
         return await _act(request, state, principal, kind, document_id, "send", run, values)
