@@ -8,13 +8,12 @@ import uuid
 import pytest
 
 from clientcompass.models import MessageTemplate, TemplateCategory, TemplateStatus
+from clientcompass.whatsapp.content import answer_card_payload, content_payload
 from clientcompass.whatsapp.template_rules import (
     Button,
     TemplateDraft,
     TemplateInvalid,
-    answer_card_payload,
     check,
-    content_payload,
     send_values,
     template_numbers,
 )

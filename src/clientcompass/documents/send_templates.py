@@ -47,11 +47,11 @@ from clientcompass.twilio_client import (
 from clientcompass.whatsapp import channels as whatsapp_channels
 from clientcompass.whatsapp import outbound, outbound_media
 from clientcompass.whatsapp import templates as whatsapp_templates
+from clientcompass.whatsapp.content import answer_card_payload
 from clientcompass.whatsapp.template_rules import (
     Button,
     TemplateDraft,
     TemplateKind,
-    answer_card_payload,
     render_preview,
     send_values,
     template_numbers,

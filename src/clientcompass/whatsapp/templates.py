@@ -28,12 +28,12 @@ from clientcompass.twilio_client import (
     TwilioUnavailable,
 )
 from clientcompass.whatsapp import channels, outbound
+from clientcompass.whatsapp.content import content_payload
 from clientcompass.whatsapp.template_rules import (
     APPROVAL_STATUSES,
     SYNCED_STATUSES,
     TemplateDraft,
     check,
-    content_payload,
     not_approved_message,
     render_preview,
     send_values,
