@@ -1,11 +1,14 @@
-"""JSON: who am I."""
+"""JSON: who am I, and personal API tokens (listing and revoking)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Response
 
 from clientcompass.accounts import service
-from clientcompass.accounts.schemas import Me
+from clientcompass.accounts.schemas import ApiTokenOut, Me
+from clientcompass.auth import tokens
 from clientcompass.web.auth import CurrentPrincipal, State
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
@@ -24,3 +27,29 @@ async def me(state: State, principal: CurrentPrincipal) -> Me:
         role=user.role,
         business_name=tenant.name,
     )
+
+
+@router.get("/api-tokens", response_model=list[ApiTokenOut])
+async def list_api_tokens(
+    state: State, principal: CurrentPrincipal, everyone: bool = False
+) -> list[ApiTokenOut]:
+    """The caller's live tokens; with `everyone=true`, an owner or admin sees the whole
+    business's. The secret itself is never shown again after it is created."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        if everyone:
+            held = await tokens.list_business_tokens(uow, principal)
+            return [ApiTokenOut.of(h.api_token, h.holder.name) for h in held]
+        return [
+            ApiTokenOut.of(t, principal.name) for t in await tokens.list_api_tokens(uow, principal)
+        ]
+
+
+@router.delete("/api-tokens/{token_id}", status_code=204)
+async def revoke_api_token(
+    token_id: uuid.UUID, state: State, principal: CurrentPrincipal
+) -> Response:
+    """Revoke a token: your own, or (owners and admins) any of the business's. A revoked token
+    is refused (401) from its next request on. Revoking one already revoked changes nothing."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        await tokens.revoke_api_token(uow, principal, token_id)
+    return Response(status_code=204)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from clientcompass.models.user import Role
+from clientcompass.models.user import ApiToken, Role
 
 
 class SignUp(BaseModel):
@@ -37,3 +38,25 @@ class Me(BaseModel):
     email: str
     role: Role
     business_name: str
+
+
+class ApiTokenOut(BaseModel):
+    """A personal API token as listed: never its secret."""
+
+    id: uuid.UUID
+    name: str
+    user_id: uuid.UUID
+    holder_name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, api_token: ApiToken, holder_name: str) -> ApiTokenOut:
+        return cls(
+            id=api_token.id,
+            name=api_token.name,
+            user_id=api_token.user_id,
+            holder_name=holder_name,
+            created_at=api_token.created_at,
+            last_used_at=api_token.last_used_at,
+        )

@@ -14,6 +14,7 @@ from clientcompass.auth import bearer
 from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.passwords import check_password_strength, hash_password, verify_password
 from clientcompass.auth.throttle import LoginThrottle
+from clientcompass.auth.tokens import count_live_tokens, revoke_all_tokens
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from clientcompass.models import BusinessProfile, PasswordReset, Role, Tenant, User
@@ -48,6 +49,11 @@ async def register_login(uow: UnitOfWork, email: str, user_id: uuid.UUID) -> Non
                 field="email",
             ) from exc
         raise
+
+
+async def release_login(uow: UnitOfWork, email: str) -> None:
+    """Give an email back (a removed member): it no longer signs in to this business."""
+    await uow.session.execute(text("select cc_login_remove(:email)"), {"email": email})
 
 
 async def create_user(uow: UnitOfWork, *, email: str, name: str, password: str, role: Role) -> User:
@@ -101,7 +107,7 @@ async def authenticate(
 ) -> User:
     """Check credentials, counting failures per account and per IP; scopes `uow` to the tenant."""
     email = normalise_email(email)
-    await throttle.check(email, ip)
+    attempt = await throttle.reserve(email, ip)
     found = await find_login(uow, email)
     user: User | None = None
     if found is not None:
@@ -111,9 +117,8 @@ async def authenticate(
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         if user is None:
             verify_password(None, password)
-        failures = await throttle.record_failure(email, ip)
-        raise NotAuthenticated(failures.message())
-    await throttle.clear_account(email)
+        raise NotAuthenticated(attempt.failures.message())
+    await throttle.succeeded(attempt)
     return user
 
 
@@ -191,8 +196,30 @@ async def start_password_reset(
     return PasswordResetLink(user=user, token=secret.token)
 
 
-async def finish_password_reset(uow: UnitOfWork, token: str, new_password: str) -> User:
-    """Spend a reset token once; any other live reset tokens of the user die with it.
+async def api_tokens_at_reset(uow: UnitOfWork, token: str) -> int:
+    """How many live API tokens the holder of a reset link has (0 for a dead link), so the
+    form can offer to revoke them by number."""
+    secret = bearer.parse(RESET_TOKEN_PREFIX, token)
+    if secret is None:
+        return 0
+    await uow.set_tenant(secret.tenant_id)
+    user_id = await uow.session.scalar(
+        select(PasswordReset.user_id)
+        .where(PasswordReset.tenant_id == secret.tenant_id)
+        .where(PasswordReset.token_hash == secret.digest)
+        .where(PasswordReset.used_at.is_(None))
+        .where(PasswordReset.expires_at > uow.now)
+    )
+    if user_id is None:
+        return 0
+    return await count_live_tokens(uow, secret.tenant_id, user_id)
+
+
+async def finish_password_reset(
+    uow: UnitOfWork, token: str, new_password: str, *, revoke_api_tokens: bool = False
+) -> User:
+    """Spend a reset token once; any other live reset tokens of the user die with it, and
+    their API tokens too when they ask (someone who needed a reset may have lost a device).
 
     Once it commits, the caller ends the user's sessions and clears the account's sign-in
     failures (`LoginThrottle.clear_account`): the lockout message offers a reset as the way in.
@@ -203,6 +230,10 @@ async def finish_password_reset(uow: UnitOfWork, token: str, new_password: str) 
     if reset is None or reset.used_at is not None or reset.expires_at <= uow.now:
         raise invalid
     user = await get_user(uow, reset.user_id)
+    if not user.is_active:
+        raise invalid
+    if revoke_api_tokens:
+        await revoke_all_tokens(uow, user.tenant_id, user.id)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = uow.now
     await uow.session.execute(

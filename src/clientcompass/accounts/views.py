@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -113,8 +115,18 @@ async def logout(state: State, principal: CurrentPrincipal) -> Response:
     return response
 
 
+def _checked(values: dict[str, str], name: str) -> bool:
+    """An HTML checkbox: sent (as "on", or its value) only when ticked."""
+    return values.get(name, "") not in ("", "off", "false", "0")
+
+
 @router.post("/logout-everywhere")
-async def logout_everywhere(state: State, principal: CurrentPrincipal) -> Response:
+async def logout_everywhere(
+    request: Request, state: State, principal: CurrentPrincipal
+) -> Response:
+    if _checked(await form_dict(request), "revoke_api_tokens"):
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            await tokens.revoke_all_tokens(uow, principal.tenant_id, principal.user_id)
     await state.sessions.delete_all(principal.tenant_id, principal.user_id)
     response = redirect("/login?signed_out=all")
     clear_session_cookie(response, state)
@@ -160,11 +172,22 @@ async def forgot(request: Request, state: State, principal: OptionalPrincipal) -
     return render(request, "auth/forgot.html", {"sent": True, "errors": {}, "values": {}})
 
 
-@router.get("/reset-password")
-async def reset_form(request: Request, principal: OptionalPrincipal) -> Response:
+async def _reset_page(
+    request: Request, state: State, token: str, errors: dict[str, str], status: int = 200
+) -> Response:
+    async with state.unit_of_work() as uow:
+        api_tokens = await service.api_tokens_at_reset(uow, token)
     return render(
-        request, "auth/reset.html", {"token": request.query_params.get("token", ""), "errors": {}}
+        request,
+        "auth/reset.html",
+        {"token": token, "errors": errors, "api_tokens": api_tokens},
+        status,
     )
+
+
+@router.get("/reset-password")
+async def reset_form(request: Request, state: State, principal: OptionalPrincipal) -> Response:
+    return await _reset_page(request, state, request.query_params.get("token", ""), {})
 
 
 @router.post("/reset-password")
@@ -176,17 +199,17 @@ async def reset(request: Request, state: State, principal: OptionalPrincipal) ->
             raise InvalidInput("The two passwords do not match.", field="password_confirm")
         check_password_strength(values.get("password", ""))
         async with state.unit_of_work() as uow:
-            user = await service.finish_password_reset(uow, token, values["password"])
+            user = await service.finish_password_reset(
+                uow,
+                token,
+                values["password"],
+                revoke_api_tokens=_checked(values, "revoke_api_tokens"),
+            )
         await state.sessions.delete_all(user.tenant_id, user.id)
         # The lockout message offers a reset as the way back in; make that true.
         await state.throttle.clear_account(user.email)
     except DomainError as exc:
-        return render(
-            request,
-            "auth/reset.html",
-            {"token": token, "errors": domain_error_fields(exc)},
-            exc.status_code,
-        )
+        return await _reset_page(request, state, token, domain_error_fields(exc), exc.status_code)
     return redirect("/login?reset=1")
 
 
@@ -249,3 +272,12 @@ async def create_api_token(request: Request, state: State, principal: CurrentPri
         user = await service.get_user(uow, principal.user_id)
         issued = await tokens.create_api_token(uow, user, name=values.get("name", "")[:100])
     return await _account(request, state, principal, {}, {"new_token": issued.token}, 201)
+
+
+@router.post("/settings/account/api-tokens/{token_id}/revoke")
+async def revoke_api_token(
+    token_id: uuid.UUID, state: State, principal: CurrentPrincipal
+) -> Response:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        await tokens.revoke_api_token(uow, principal, token_id)
+    return redirect("/settings/account?saved=token-revoked")

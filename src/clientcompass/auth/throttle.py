@@ -1,4 +1,5 @@
-"""Login throttling per account and per IP: failures counted in Redis over a fixed window.
+"""Login throttling per account and per IP: failures counted in Redis over a fixed window,
+each attempt reserved (counted) before its password is checked and handed back on success.
 
 The messages live here, beside the counts they describe, so what a person is told (how many
 tries are left, how long a lock lasts, whether a password reset helps) stays true to what the
@@ -41,30 +42,87 @@ class Failures:
         return WRONG_CREDENTIALS
 
 
+# Reserve one attempt against both counts, atomically: refuse (changing nothing) when either
+# is already at its limit, else start each window on its first use and count the attempt.
+# Reserving before the password is checked is what holds the limit under parallel requests:
+# a check-then-count leaves every request in flight free to pass the check.
+_RESERVE = """
+local account = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
+local allowed = 0
+if account < tonumber(ARGV[1]) and ip < tonumber(ARGV[2]) then
+  allowed = 1
+  for _, key in ipairs(KEYS) do
+    redis.call('SET', key, 0, 'EX', ARGV[3], 'NX')
+  end
+  account = redis.call('INCR', KEYS[1])
+  ip = redis.call('INCR', KEYS[2])
+end
+return {allowed, account, ip, redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2])}
+"""
+
+# A sign-in that succeeded was no failure: clear the account's count and hand back the
+# address's reservation (never below zero, never recreating a window that has run out).
+_RELEASE = """
+redis.call('DEL', KEYS[1])
+local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ip > 0 then
+  redis.call('DECR', KEYS[2])
+end
+return ip
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A sign-in attempt that was let through to the password check, already counted."""
+
+    email: str
+    ip: str
+    failures: Failures
+
+
 class LoginThrottle:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
+        self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
     def _keys(self, email: str, ip: str) -> tuple[str, str]:
         return f"login-fail:acct:{email.lower()}", f"login-fail:ip:{ip}"
 
-    async def check(self, email: str, ip: str) -> None:
+    async def reserve(self, email: str, ip: str) -> Attempt:
+        """Count this attempt as a failure before its password is checked, or refuse it.
+
+        Raises TooManyAttempts when the account or the address is at its limit: then no
+        password may be checked, the right one included. Call `succeeded` if it was right.
+        """
+        settings = self.settings
         account_key, ip_key = self._keys(email, ip)
-        account, per_ip = await self.redis.mget(account_key, ip_key)
-        over_account = int(account or 0) >= self.settings.login_max_failures_per_account
-        over_ip = int(per_ip or 0) >= self.settings.login_max_failures_per_ip
-        if not (over_account or over_ip):
-            return
-        locked = [key for key, over in ((account_key, over_account), (ip_key, over_ip)) if over]
-        wait = max(1, *[int(await self.redis.ttl(key)) for key in locked])
-        if over_ip:
+        allowed, account, per_ip, account_ttl, ip_ttl = await self._reserve(
+            keys=[account_key, ip_key],
+            args=[
+                settings.login_max_failures_per_account,
+                settings.login_max_failures_per_ip,
+                settings.login_failure_window_seconds,
+            ],
+        )
+        if allowed:
+            failures = Failures(
+                tries_left=settings.login_max_failures_per_account - int(account),
+                seconds_left=max(int(account_ttl), 1),
+            )
+            return Attempt(email, ip, failures)
+        if int(per_ip) >= settings.login_max_failures_per_ip:
             # A reset does not clear the per-IP count, so it is not offered here.
+            wait = max(1, int(ip_ttl))
             raise TooManyAttempts(
                 "Too many failed sign-in attempts from this network. "
                 f"Try again in {_minutes(wait)}.",
                 retry_after=wait,
             )
+        wait = max(1, int(account_ttl))
         # True since a completed reset clears this count (`clear_account`).
         raise TooManyAttempts(
             f"Too many failed sign-in attempts. Try again in {_minutes(wait)}, "
@@ -72,20 +130,9 @@ class LoginThrottle:
             retry_after=wait,
         )
 
-    async def record_failure(self, email: str, ip: str) -> Failures:
-        window = self.settings.login_failure_window_seconds
-        account_key, ip_key = self._keys(email, ip)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for key in (account_key, ip_key):
-                # The window starts at the first failure; INCR keeps the TTL SET gave it.
-                pipe.set(key, 0, ex=window, nx=True)
-                pipe.incr(key)
-            pipe.ttl(account_key)
-            _, account_failures, _, _, ttl = await pipe.execute()
-        return Failures(
-            tries_left=self.settings.login_max_failures_per_account - int(account_failures),
-            seconds_left=max(int(ttl), 1),
-        )
+    async def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: the attempt no longer counts against anyone."""
+        await self._release(keys=list(self._keys(attempt.email, attempt.ip)))
 
     async def clear_account(self, email: str) -> None:
         await self.redis.delete(self._keys(email, "")[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from clientcompass.auth import bearer
 from clientcompass.auth.principal import Principal
@@ -64,6 +64,7 @@ async def resolve_api_token(uow: UnitOfWork, token: str) -> User | None:
 
 
 async def list_api_tokens(uow: UnitOfWork, actor: Principal) -> list[ApiToken]:
+    """The caller's own live tokens, newest first."""
     rows = await uow.session.scalars(
         select(ApiToken)
         .where(ApiToken.tenant_id == actor.tenant_id)
@@ -74,9 +75,64 @@ async def list_api_tokens(uow: UnitOfWork, actor: Principal) -> list[ApiToken]:
     return list(rows)
 
 
-async def revoke_api_token(uow: UnitOfWork, actor: Principal, token_id: uuid.UUID) -> None:
+@dataclass(frozen=True)
+class HeldToken:
+    """A live token and the member who holds it (for the business-wide list)."""
+
+    api_token: ApiToken
+    holder: User
+
+
+async def list_business_tokens(uow: UnitOfWork, actor: Principal) -> list[HeldToken]:
+    """Every live token of the business, for an owner or admin to review and revoke."""
+    actor.require_manager()
+    rows = await uow.session.execute(
+        select(ApiToken, User)
+        .join(User, (User.tenant_id == ApiToken.tenant_id) & (User.id == ApiToken.user_id))
+        .where(ApiToken.tenant_id == actor.tenant_id)
+        .where(ApiToken.revoked_at.is_(None))
+        .where(User.is_active)
+        .order_by(User.name, ApiToken.created_at.desc())
+    )
+    return [HeldToken(api_token, holder) for api_token, holder in rows]
+
+
+async def count_live_tokens(uow: UnitOfWork, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """How many tokens a user could still call the API with (for "also revoke my N tokens")."""
+    count = await uow.session.scalar(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.tenant_id == tenant_id)
+        .where(ApiToken.user_id == user_id)
+        .where(ApiToken.revoked_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def revoke_api_token(uow: UnitOfWork, actor: Principal, token_id: uuid.UUID) -> ApiToken:
+    """Revoke one token: the holder's own, or any of the business's for an owner or admin.
+
+    Idempotent. A token of someone else's that the caller may not touch is "not found", like a
+    token of another business, so the answer tells nothing about who holds what.
+    """
     api_token = await uow.session.get(ApiToken, (actor.tenant_id, token_id))
-    if api_token is None or api_token.user_id != actor.user_id:
+    if api_token is None or (
+        api_token.user_id != actor.user_id and not actor.role.manages_business
+    ):
         raise NotFound("That API token does not exist.")
     api_token.revoked_at = api_token.revoked_at or uow.now
     await uow.session.flush()
+    return api_token
+
+
+async def revoke_all_tokens(uow: UnitOfWork, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """Revoke every live token of a user (a password reset, log out everywhere, removal)."""
+    result = await uow.session.execute(
+        update(ApiToken)
+        .where(ApiToken.tenant_id == tenant_id)
+        .where(ApiToken.user_id == user_id)
+        .where(ApiToken.revoked_at.is_(None))
+        .values(revoked_at=uow.now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

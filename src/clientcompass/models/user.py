@@ -36,6 +36,10 @@ class User(TenantOwned, Timestamped, Base):
     role: Mapped[Role] = mapped_column(role_enum)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when an owner or admin removes the member (who did it, and when): the row stays so
+    # the conversations and documents they touched keep their author.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class LoginIndex(Base):

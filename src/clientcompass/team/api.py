@@ -1,11 +1,11 @@
-"""JSON: members and invitations."""
+"""JSON: members (roles, removal) and invitations."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, EmailStr
 
 from clientcompass.models import Role
@@ -56,6 +56,16 @@ async def change_role(
         return MemberOut.model_validate(
             await service.change_role(uow, principal, user_id, data.role)
         )
+
+
+@router.delete("/members/{user_id}", status_code=204)
+async def remove_member(user_id: uuid.UUID, state: State, principal: CurrentManager) -> Response:
+    """Remove a member (owners and admins; only an owner removes an owner, never the last).
+    Their sessions and API tokens are refused from their next request on."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        member = await service.remove_member(uow, principal, user_id)
+    await state.sessions.delete_all(member.tenant_id, member.id)
+    return Response(status_code=204)
 
 
 @router.post("/invitations", response_model=InvitationOut, status_code=201)

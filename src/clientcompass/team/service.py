@@ -1,4 +1,4 @@
-"""Teammates: one-time invitation links and roles (personal API tokens: auth/tokens.py)."""
+"""Teammates: one-time invitation links, roles and removal (personal API tokens: auth/tokens.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,25 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import structlog
+from sqlalchemy import func, select, update
 
-from clientcompass.accounts.service import create_user, normalise_email
+from clientcompass.accounts.service import (
+    create_user,
+    normalise_email,
+    register_login,
+    release_login,
+)
 from clientcompass.auth import bearer
 from clientcompass.auth.lookup import lock_by_token
+from clientcompass.auth.passwords import check_password_strength, hash_password
 from clientcompass.auth.principal import Principal
+from clientcompass.auth.tokens import revoke_all_tokens
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
-from clientcompass.models import BusinessProfile, Invitation, Role, Tenant, User
+from clientcompass.models import BusinessProfile, Invitation, PasswordReset, Role, Tenant, User
+
+log = structlog.get_logger(__name__)
 
 INVITE_TOKEN_PREFIX = "cci"  # noqa: S105 (a prefix, not a secret)
 
@@ -45,7 +55,10 @@ async def invite(
         raise Forbidden("Only an owner can invite another owner.")
     email = normalise_email(email)
     existing = await uow.session.scalar(
-        select(User.id).where(User.tenant_id == actor.tenant_id).where(User.email == email)
+        select(User.id)
+        .where(User.tenant_id == actor.tenant_id)
+        .where(User.email == email)
+        .where(User.is_active)
     )
     if existing is not None:
         raise Conflict(f"{email} is already a member of this business.", field="email")
@@ -121,17 +134,45 @@ async def invitation_view(uow: UnitOfWork, token: str) -> InvitationView:
 
 async def accept_invitation(uow: UnitOfWork, token: str, *, name: str, password: str) -> User:
     invitation = await open_invitation(uow, token)
-    user = await create_user(
-        uow, email=invitation.email, name=name, password=password, role=invitation.role
+    former = await uow.session.scalar(
+        select(User)
+        .where(User.tenant_id == invitation.tenant_id)
+        .where(User.email == invitation.email)
+        .where(User.removed_at.is_not(None))
     )
+    if former is not None:
+        user = await _rejoin(uow, former, name=name, password=password, role=invitation.role)
+    else:
+        user = await create_user(
+            uow, email=invitation.email, name=name, password=password, role=invitation.role
+        )
     invitation.accepted_at = uow.now
     await uow.session.flush()
     return user
 
 
+async def _rejoin(uow: UnitOfWork, former: User, *, name: str, password: str, role: Role) -> User:
+    """A removed member invited back: the same row (their past work stays theirs), with the
+    name, password and role they accept with; their old tokens stay revoked."""
+    check_password_strength(password)
+    await register_login(uow, former.email, former.id)
+    former.name = name.strip()
+    former.password_hash = hash_password(password)
+    former.password_changed_at = uow.now
+    former.role = role
+    former.is_active = True
+    former.removed_at = None
+    former.removed_by = None
+    return former
+
+
 async def list_members(uow: UnitOfWork, actor: Principal) -> list[User]:
+    """The business's current members (removed ones are gone from the team)."""
     rows = await uow.session.scalars(
-        select(User).where(User.tenant_id == actor.tenant_id).order_by(User.created_at)
+        select(User)
+        .where(User.tenant_id == actor.tenant_id)
+        .where(User.is_active)
+        .order_by(User.created_at)
     )
     return list(rows)
 
@@ -158,12 +199,43 @@ async def revoke_invitation(uow: UnitOfWork, actor: Principal, invitation_id: uu
     await uow.session.flush()
 
 
-async def change_role(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, role: Role) -> User:
-    actor.require_manager()
-    member = await uow.session.get(User, (actor.tenant_id, user_id))
-    if member is None:
+async def _lock_the_owner_set(uow: UnitOfWork, actor: Principal) -> Role:
+    """Serialise every change that could take away an owner, and return the actor's role as
+    it is now.
+
+    Two owners demoting (or removing) each other at once would each count the other as the
+    owner who stays, and both commit. A row lock on the business (FOR NO KEY UPDATE, which
+    does not block inserts that merely reference the business) makes the second wait for the
+    first to commit; under READ COMMITTED its next statements then see the first one's change.
+    The actor's role is read after the lock, so an owner demoted a moment ago acts no more.
+    """
+    await uow.session.execute(
+        select(Tenant.id).where(Tenant.id == actor.tenant_id).with_for_update(key_share=True)
+    )
+    role = await uow.session.scalar(
+        select(User.role)
+        .where(User.tenant_id == actor.tenant_id)
+        .where(User.id == actor.user_id)
+        .where(User.is_active)
+    )
+    if role is None:
+        raise Forbidden("You are no longer a member of this business.")
+    if not role.manages_business:
+        raise Forbidden("Only an owner or admin can do that. Ask one of them to help.")
+    return role
+
+
+async def _active_member(uow: UnitOfWork, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    member = await uow.session.get(User, (tenant_id, user_id), populate_existing=True)
+    if member is None or not member.is_active:
         raise NotFound("That member does not exist.")
-    if Role.OWNER in (role, member.role) and actor.role is not Role.OWNER:
+    return member
+
+
+async def change_role(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, role: Role) -> User:
+    actor_role = await _lock_the_owner_set(uow, actor)
+    member = await _active_member(uow, actor.tenant_id, user_id)
+    if Role.OWNER in (role, member.role) and actor_role is not Role.OWNER:
         raise Forbidden("Only an owner can make or unmake an owner.")
     if member.role is Role.OWNER and role is not Role.OWNER:
         await _keep_an_owner(uow, actor.tenant_id, leaving=member.id)
@@ -172,7 +244,47 @@ async def change_role(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, rol
     return member
 
 
+async def remove_member(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID) -> User:
+    """Take someone off the team: they can no longer sign in, and their API tokens and
+    password-reset links die with the commit. Owners and admins remove members; only an owner
+    removes an owner, and never the last one.
+
+    The caller ends their sessions once this commits (`SessionStore.delete_all`); until then,
+    and whatever happens to Redis, every request checks that its user is still active.
+    """
+    actor_role = await _lock_the_owner_set(uow, actor)
+    if user_id == actor.user_id:
+        raise Conflict("You can't remove yourself. Ask another owner or admin to do it.")
+    member = await _active_member(uow, actor.tenant_id, user_id)
+    if member.role is Role.OWNER:
+        if actor_role is not Role.OWNER:
+            raise Forbidden("Only an owner can remove an owner.")
+        await _keep_an_owner(uow, actor.tenant_id, leaving=member.id)
+    member.is_active = False
+    member.removed_at = uow.now
+    member.removed_by = actor.user_id
+    await revoke_all_tokens(uow, actor.tenant_id, member.id)
+    await uow.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.tenant_id == actor.tenant_id)
+        .where(PasswordReset.user_id == member.id)
+        .where(PasswordReset.used_at.is_(None))
+        .values(used_at=uow.now)
+    )
+    # Their email is free again: to sign up elsewhere, or to be invited back.
+    await release_login(uow, member.email)
+    await uow.session.flush()
+    log.info(
+        "member_removed",
+        tenant_id=str(actor.tenant_id),
+        member_id=str(member.id),
+        removed_by=str(actor.user_id),
+    )
+    return member
+
+
 async def _keep_an_owner(uow: UnitOfWork, tenant_id: uuid.UUID, *, leaving: uuid.UUID) -> None:
+    """Call only under `_lock_the_owner_set`: the count holds only while no one else changes it."""
     owners = await uow.session.scalar(
         select(func.count())
         .select_from(User)

@@ -1,4 +1,5 @@
-"""Settings → Team: members, roles and one-time invitation links; accepting an invitation."""
+"""Settings → Team: members, roles, removal, the business's API tokens and one-time invitation
+links; accepting an invitation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, EmailStr, Field
 
+from clientcompass.auth import tokens
 from clientcompass.auth.permissions import GRANTS
 from clientcompass.errors import DomainError, Gone
 from clientcompass.models import Role
@@ -48,6 +50,7 @@ async def _team_page(
     async with state.unit_of_work(principal.tenant_id) as uow:
         members = await service.list_members(uow, principal)
         invitations = await service.list_pending_invitations(uow, principal)
+        api_tokens = await tokens.list_business_tokens(uow, principal)
     return render(
         request,
         "settings/team.html",
@@ -55,6 +58,7 @@ async def _team_page(
             "section": "team",
             "members": members,
             "invitations": invitations,
+            "api_tokens": api_tokens,
             "roles": list(Role),
             "grants": list(GRANTS.items()),
             "errors": errors or {},
@@ -106,9 +110,38 @@ async def change_role(
         return await _team_page(
             request, state, principal, errors={"role": "Choose owner, admin or agent."}, status=422
         )
+    try:
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            await service.change_role(uow, principal, user_id, role)
+    except DomainError as exc:
+        return await _team_page(
+            request, state, principal, errors={"members": exc.message}, status=exc.status_code
+        )
+    return redirect("/settings/team?done=role")
+
+
+@router.post("/settings/team/members/{user_id}/remove")
+async def remove_member(
+    user_id: uuid.UUID, request: Request, state: State, principal: CurrentManager
+) -> Response:
+    try:
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            member = await service.remove_member(uow, principal, user_id)
+    except DomainError as exc:
+        return await _team_page(
+            request, state, principal, errors={"members": exc.message}, status=exc.status_code
+        )
+    await state.sessions.delete_all(member.tenant_id, member.id)
+    return redirect("/settings/team?done=removed")
+
+
+@router.post("/settings/team/api-tokens/{token_id}/revoke")
+async def revoke_api_token(
+    token_id: uuid.UUID, state: State, principal: CurrentManager
+) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await service.change_role(uow, principal, user_id, role)
-    return redirect("/settings/team")
+        await tokens.revoke_api_token(uow, principal, token_id)
+    return redirect("/settings/team?done=token-revoked#api-tokens")
 
 
 @router.post("/settings/team/invitations/{invitation_id}/revoke")
