@@ -23,6 +23,7 @@ from clientcompass.business import api as business_api
 from clientcompass.business import views as business_views
 from clientcompass.config import SANDBOX_MOUNT, Settings
 from clientcompass.contacts import api as contacts_api
+from clientcompass.contacts import csv_io
 from clientcompass.contacts import views as contacts_views
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, FastPath, create_engine
@@ -32,6 +33,7 @@ from clientcompass.documents import public_views as documents_public_views
 from clientcompass.documents import send_api as documents_send_api
 from clientcompass.documents import settings_views as documents_settings_views
 from clientcompass.documents import views as documents_views
+from clientcompass.draining import Draining
 from clientcompass.inbox import action_views as inbox_action_views
 from clientcompass.inbox import api as inbox_api
 from clientcompass.inbox import views as inbox_views
@@ -47,7 +49,8 @@ from clientcompass.twilio_standin import create_standin
 from clientcompass.web import ops, pages
 from clientcompass.web.assets import StaticAssets, node_modules_dir, served_folders
 from clientcompass.web.auth import csrf_token_for
-from clientcompass.web.errors import install_error_handlers
+from clientcompass.web.errors import API_ERROR_RESPONSES, install_error_handlers
+from clientcompass.web.limits import BodyLimits, upload_limits
 from clientcompass.web.middleware import RequestMiddleware
 from clientcompass.web.render import HOME_TIME_ZONE, render, time_zone_choices
 from clientcompass.web.state import AppState
@@ -154,10 +157,18 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        responses=API_ERROR_RESPONSES,
     )
+    # Set by `clientcompass web` on SIGTERM (draining.py): /readyz and the SSE streams read it.
+    app.state.draining = Draining()
     install_error_handlers(app)
     # Added first, so it runs inside RequestMiddleware (request id, access log, metrics).
     app.add_middleware(whatsapp_webhooks.InboundFastLane)
+    app.add_middleware(
+        BodyLimits,
+        settings=settings,
+        uploads=upload_limits(settings, csv_import_bytes=csv_io.MAX_IMPORT_BYTES),
+    )
     app.add_middleware(RequestMiddleware, settings=settings, metrics=metrics)
     # Outermost: it compresses as the inner layers send, so the access log still times it.
     app.add_middleware(

@@ -6,10 +6,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
@@ -20,7 +17,7 @@ import procrastinate
 import structlog
 import uvicorn
 
-from clientcompass import jobs, work
+from clientcompass import jobs, supervisor, work
 from clientcompass.accounts import service as accounts
 from clientcompass.app import create_app
 from clientcompass.auth import tokens
@@ -28,6 +25,7 @@ from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, UnitOfWork, create_engine
+from clientcompass.draining import DrainingServer, draining_of
 from clientcompass.embedded import embedded_servers
 from clientcompass.errors import ConfigurationError, DomainError
 from clientcompass.logs import configure_logging
@@ -37,13 +35,16 @@ from clientcompass.sandbox import provision
 from clientcompass.team import service as team
 from clientcompass.twilio_client import twilio_client
 from clientcompass.whatsapp import channels
-from clientcompass.whatsapp import tasks as whatsapp_tasks
 
 log = structlog.get_logger("clientcompass.cli")
 
 
 def _print(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
     print(json.dumps(payload, default=str) if args.json else human)
+
+
+# What `serve` gives its children beyond SHUTDOWN_GRACE_SECONDS to stop before a SIGKILL.
+STOP_MARGIN_SECONDS = 20
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,6 +60,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if need_redis:
             env["REDIS_URL"] = servers.redis_url
         env["CLIENTCOMPASS_DATA_DIR"] = str(settings.data_dir.resolve())
+        if "shutdown_notice_seconds" not in settings.model_fields_set:
+            # One machine, no proxy to tell: a stopping web need not linger before it closes.
+            env["SHUTDOWN_NOTICE_SECONDS"] = "0"
         settings = settings.model_copy(
             update={"database_url": env["DATABASE_URL"], "redis_url": env["REDIS_URL"]}
         ).ensure_secrets()
@@ -71,40 +75,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"clientcompass: no sandbox demo: {exc.message}", file=sys.stderr)
             if demo is not None:
                 print(provision.banner(demo, settings.base_url), flush=True)
-        return _supervise(env, ["web", "worker"])
+        # Long enough for the web's drain and the worker's running jobs, then SIGKILL.
+        stop_timeout = (
+            settings.shutdown_notice_seconds + settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
+        )
+        return _supervise(env, ["web", "worker"], stop_timeout=stop_timeout)
 
 
-def _supervise(env: dict[str, str], commands: list[str]) -> int:
-    """Run each command as a child; stop them all when one dies or on SIGINT/SIGTERM."""
-    children = [
-        subprocess.Popen([sys.executable, "-m", "clientcompass", command], env=env)  # noqa: S603
-        for command in commands
-    ]
-    stopping = False
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.2)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    failed = [child.returncode for child in children if child.returncode not in (0, -15, None)]
-    return 0 if stopping or not failed else 1
+def _supervise(
+    env: dict[str, str],
+    commands: list[str],
+    *,
+    backoff: supervisor.Backoff | None = None,
+    stop_timeout: float = 30.0,
+) -> int:
+    """Run each `clientcompass <command>` as a child, restarting one that dies (with backoff,
+    each restart logged) until SIGINT/SIGTERM, which drains and stops them all."""
+    argv = [sys.executable, "-m", "clientcompass"]
+    return supervisor.supervise(
+        [(command, [*argv, command]) for command in commands],
+        env,
+        backoff=backoff,
+        stop_timeout=stop_timeout,
+    )
 
 
 def _require_urls(settings: Settings) -> None:
@@ -119,57 +112,38 @@ def _require_urls(settings: Settings) -> None:
         )
 
 
-def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+# uvicorn's own exit code for an app whose start-up failed.
+WEB_STARTUP_FAILURE = 3
 
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    """uvicorn serving the app; on SIGTERM it drains (draining.py): /readyz turns 503, SSE
+    streams end with a `retry:` hint, and in-flight requests get SHUTDOWN_GRACE_SECONDS."""
     _require_urls(settings)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
+    server = DrainingServer(config, draining_of(app), settings.shutdown_notice_seconds)
+    server.run()
+    # As `uvicorn.run` does: a web that never started (its lifespan failed) exits non-zero.
+    return 0 if server.started else WEB_STARTUP_FAILURE
 
 
 ONCE_MAX_ROUNDS = 20
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The job worker and scheduler; it outlives database and Redis outages (jobs.run_worker)."""
     _require_urls(settings)
-    settings = settings.ensure_secrets()
-
-    async def run() -> None:
-        db = Database(create_engine(settings.app_database_url(), pool_size=1))
-        try:
-            await db.assert_cannot_bypass_rls()
-        finally:
-            await db.dispose()
-        job_app, resources = jobs.build_job_app(settings)
-        async with job_app.open_async():
-            try:
-                # A crash is repaired on restart, not a minute later: the stalled jobs of a
-                # dead worker go back in the queue, and stuck sends are swept.
-                await jobs.retry_stalled_jobs(job_app, settings)
-                await whatsapp_tasks.sweep_outbox_now(resources)
-                stalled_after = settings.worker_stalled_after_seconds
-                for _ in range(ONCE_MAX_ROUNDS if args.once else 1):
-                    await job_app.run_worker_async(
-                        concurrency=settings.worker_concurrency,
-                        install_signal_handlers=not args.once,
-                        wait=not args.once,
-                        update_heartbeat_interval=stalled_after / 3,
-                        stalled_worker_timeout=stalled_after,
-                    )
-                    # A job's follow-up jobs (an inbound message's media downloads) are part
-                    # of "the queued jobs": run again while any is due now.
-                    if not await jobs.any_due(job_app):
-                        break
-            finally:
-                await resources.close()
-
-    asyncio.run(run())
+    rounds = ONCE_MAX_ROUNDS if args.once else 0
+    asyncio.run(jobs.run_worker(settings.ensure_secrets(), once_rounds=rounds))
     return 0
 
 

@@ -77,7 +77,12 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     worker_concurrency: int = Field(4, alias="WORKER_CONCURRENCY")
     worker_stalled_after_seconds: float = Field(30.0, gt=0, alias="WORKER_STALLED_AFTER_SECONDS")
+    shutdown_grace_seconds: int = Field(10, ge=0, alias="SHUTDOWN_GRACE_SECONDS")
+    shutdown_notice_seconds: float = Field(2.0, ge=0, alias="SHUTDOWN_NOTICE_SECONDS")
     max_logo_bytes: int = Field(1024 * 1024, alias="MAX_LOGO_BYTES")
+    # Request bodies (web/limits.py): forms and JSON; Twilio's webhooks. Uploads have their own.
+    max_body_bytes: int = Field(1024 * 1024, gt=0, alias="MAX_BODY_BYTES")
+    max_webhook_body_bytes: int = Field(64 * 1024, gt=0, alias="MAX_WEBHOOK_BODY_BYTES")
     sandbox: bool | None = Field(None, alias="SANDBOX")
 
     @field_validator("public_base_url")

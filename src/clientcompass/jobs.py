@@ -7,6 +7,8 @@ several apps side by side.
 
 from __future__ import annotations
 
+from typing import Any
+
 import procrastinate
 import structlog
 
@@ -14,7 +16,7 @@ from clientcompass.config import Settings
 from clientcompass.contacts import tasks as contacts_tasks
 from clientcompass.conversations import tasks as conversations_tasks
 from clientcompass.conversations.inbound import Inbound, InboundHandler
-from clientcompass.db import UnitOfWork, libpq_url
+from clientcompass.db import Database, UnitOfWork, create_engine, libpq_url, pool_options
 from clientcompass.documents import reminder_tasks as document_reminder_tasks
 from clientcompass.documents import replies as document_replies
 from clientcompass.inbox import tasks as inbox_tasks
@@ -22,6 +24,7 @@ from clientcompass.mail import send_mail
 from clientcompass.whatsapp import media, template_tasks
 from clientcompass.whatsapp import tasks as whatsapp_tasks
 from clientcompass.work import LazyResources
+from clientcompass.worker_loop import ResilientWorker, retry_through_outages
 
 log = structlog.get_logger(__name__)
 
@@ -32,9 +35,16 @@ STALLED_TASK = "jobs.retry_stalled"
 def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]:
     """The job app for this process (its connector and every task bound to `settings`),
     and the resources its tasks use, to be closed when the process is done."""
-    job_app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(settings.app_database_url()))
+    url = settings.app_database_url()
+    # Room for every running job to defer a follow-up while the loop fetches, beats and
+    # listens: a checkout waits at most BACKGROUND_POOL_TIMEOUT_SECONDS (db.py), so it must rarely wait.
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_url(url),
+        min_size=2,
+        max_size=settings.worker_concurrency + 4,
+        **pool_options(url),
     )
+    job_app = procrastinate.App(connector=connector)
     resources = LazyResources(settings, job_app)
 
     @job_app.task(name="send_email", retry=EMAIL_RETRY)
@@ -52,6 +62,8 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     inbox_tasks.register(job_app, resources)
     conversations_tasks.register(job_app, resources, INBOUND_HANDLERS)
     document_reminder_tasks.register(job_app, resources)
+    # Last, so it covers every task registered above: a job that met an outage runs again.
+    retry_through_outages(job_app)
     return job_app, resources
 
 
@@ -91,3 +103,42 @@ async def any_due(job_app: procrastinate.App) -> bool:
         "AND (scheduled_at IS NULL OR scheduled_at <= now())) AS due"
     )
     return bool(row["due"])
+
+
+async def run_worker(settings: Settings, *, once_rounds: int = 0) -> None:
+    """`clientcompass worker`: run jobs until SIGINT/SIGTERM, riding out database and Redis
+    outages in the same process (worker_loop.py). With `once_rounds`, run what is due now and
+    the jobs those defer, at most that many rounds, then return (`worker --once`)."""
+    db = Database(create_engine(settings.app_database_url(), pool_size=1))
+    try:
+        await db.assert_cannot_bypass_rls()
+    finally:
+        await db.dispose()
+    job_app, resources = build_job_app(settings)
+
+    async def repair() -> None:
+        # A crash is repaired on restart, not a minute later: the stalled jobs of a dead
+        # worker go back in the queue, and stuck sends are swept.
+        await retry_stalled_jobs(job_app, settings)
+        await whatsapp_tasks.sweep_outbox_now(resources)
+
+    stalled_after = settings.worker_stalled_after_seconds
+    options: dict[str, Any] = {
+        "concurrency": settings.worker_concurrency,
+        "update_heartbeat_interval": stalled_after / 3,
+        "stalled_worker_timeout": stalled_after,
+    }
+    async with job_app.open_async():
+        try:
+            await repair()
+            if not once_rounds:
+                await ResilientWorker(job_app, options, on_resume=repair).run()
+                return
+            for _ in range(once_rounds):
+                await job_app.run_worker_async(**options, wait=False, install_signal_handlers=False)
+                # A job's follow-up jobs (an inbound message's media downloads) are part of
+                # "the queued jobs": run again while any is due now.
+                if not await any_due(job_app):
+                    break
+        finally:
+            await resources.close()

@@ -1,17 +1,21 @@
-"""The `clientcompass` provisioning commands and `worker --once`, run as real processes.
+"""The `clientcompass` provisioning commands, `worker --once` and a misconfigured `worker`,
+run as real processes.
 
-Every other test runs its jobs in-process (tests/support/worker.py); this is the one that
-runs the real worker command."""
+Most tests run their jobs in-process (tests/support/worker.py); the crash tests and
+tests/lifecycle/ run real worker processes to kill or stop."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
 from clientcompass.config import Settings
+from clientcompass.supervisor import GIVE_UP_EXIT_CODE
 from tests.conftest import LiveServer, MailSink, settings_env
 from tests.support.accounts import PASSWORD, unique_email
 from tests.support.forms import page_csrf
@@ -126,3 +130,26 @@ def test_cli_errors_are_clear_and_change_nothing(live_server: LiveServer) -> Non
     )
     assert wrong_tenant.returncode == 2
     assert "No user" in wrong_tenant.stderr
+
+
+def test_a_worker_without_its_servers_exits_with_the_code_serve_gives_up_on(
+    tmp_path: Path,
+) -> None:
+    """A configuration error exits 2, which `serve` and the systemd units do not restart."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "DATABASE_APP_URL", "REDIS_URL")
+        and not key.startswith("TEST_")
+    }
+    worker = subprocess.run(
+        [sys.executable, "-m", "clientcompass", "worker"],
+        env=env,
+        cwd=tmp_path,  # no .env here to fill them in
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert worker.returncode == GIVE_UP_EXIT_CODE == 2
+    assert "DATABASE_URL and REDIS_URL must be set" in worker.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
@@ -27,7 +28,8 @@ class BusinessProfileIn(BaseModel):
     physical_address: str = Field("", max_length=1000)
     postal_address: str = Field("", max_length=1000)
     phone: str = Field("", max_length=30)
-    email: EmailStr | None = None
+    # Blank means none (the form's empty box): the schema says so, as the validator does.
+    email: EmailStr | Literal[""] | None = None
     default_vat_rate: Decimal = Field(Decimal("15"), ge=0, le=100, decimal_places=2)
     default_quote_terms: str = Field("", max_length=5000)
     default_invoice_terms: str = Field("", max_length=5000)

@@ -101,7 +101,7 @@ def import_answer(result: ImportResult) -> Response:
     return JSONResponse(result.model_dump())
 
 
-@router.get("/imports/{import_id}", response_model=ImportStatus)
+@router.get("/imports/{import_id:uuid}", response_model=ImportStatus)
 async def import_status(
     import_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> ImportStatus:
@@ -110,7 +110,7 @@ async def import_status(
     return await imports.read_status(state.redis, principal.tenant_id, import_id)
 
 
-@router.get("/{contact_id}", response_model=ContactDetail)
+@router.get("/{contact_id:uuid}", response_model=ContactDetail)
 async def get_contact(
     contact_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> ContactDetail:
@@ -118,7 +118,7 @@ async def get_contact(
         return await service.get_detail(uow, contact_id)
 
 
-@router.post("/{contact_id}/messages", response_model=MessageOut, status_code=202)
+@router.post("/{contact_id:uuid}/messages", response_model=MessageOut, status_code=202)
 async def message_contact(
     contact_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
 ) -> MessageOut:
@@ -129,7 +129,7 @@ async def message_contact(
         return message_out(sent, [])
 
 
-@router.patch("/{contact_id}", response_model=ContactOut)
+@router.patch("/{contact_id:uuid}", response_model=ContactOut)
 async def update_contact(
     contact_id: uuid.UUID, data: ContactPatch, state: State, principal: CurrentPrincipal
 ) -> ContactOut:
@@ -138,14 +138,14 @@ async def update_contact(
         return service.contact_out(contact)
 
 
-@router.delete("/{contact_id}", status_code=204)
+@router.delete("/{contact_id:uuid}", status_code=204)
 async def delete_contact(contact_id: uuid.UUID, state: State, principal: CurrentManager) -> None:
     """Only a contact without conversations or documents; merge the others."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         await service.delete_contact(uow, principal, contact_id)
 
 
-@router.post("/{contact_id}/merge", response_model=ContactOut)
+@router.post("/{contact_id:uuid}/merge", response_model=ContactOut)
 async def merge_contacts(
     contact_id: uuid.UUID, data: MergeIn, state: State, principal: CurrentPrincipal
 ) -> ContactOut:

@@ -31,7 +31,7 @@ from clientcompass.db import UnitOfWork
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.models import Contact
 from clientcompass.phones import international
-from clientcompass.web.forms import messages_by_field
+from clientcompass.web.forms import clean_text, messages_by_field
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
@@ -153,13 +153,24 @@ def read_table(data: bytes) -> Table:
     if len(data) > MAX_IMPORT_BYTES:
         raise too_large()
     text = _decode(data)
-    first_line = text.split("\n", 1)[0]
+    # Any line ending a spreadsheet writes: \r\n, \n, or a bare \r (old Mac exports). The csv
+    # module splits them itself when the text is opened with newline="" (without it, a bare
+    # \r was "new-line character seen in unquoted field" and a 500).
+    first_line = next(iter(text.splitlines()), "")
     delimiter = max((",", ";", "\t"), key=first_line.count)
-    records = [
-        (number, [csv_safe.restore(cell) for cell in record])
-        for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1)
-        if any(cell.strip() for cell in record)
-    ]
+    try:
+        records = [
+            (number, [clean_text(csv_safe.restore(cell)) for cell in record])
+            for number, record in enumerate(
+                csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1
+            )
+            if any(cell.strip() for cell in record)
+        ]
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KB field limit
+        raise InvalidInput(
+            f"We could not read that file ({exc}). Save it as “CSV UTF-8” and try again.",
+            field="file",
+        ) from exc
     if not records:
         raise InvalidInput("That file is empty.", field="file")
     columns = _columns(records[0][1])

@@ -6,10 +6,13 @@ actions. Every route is a thin call into the same services the pages use.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BeforeValidator
 
 from clientcompass.auth.principal import Principal
 from clientcompass.documents import credit_notes, listing, payments, quotes, service
@@ -25,6 +28,16 @@ from clientcompass.documents.schemas import (
 from clientcompass.documents.service import Kind
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.state import AppState
+
+
+def _iso_date(value: object) -> object:
+    """Only YYYY-MM-DD, as documented: pydantic alone also reads a number as a Unix time."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("Enter a date as YYYY-MM-DD.")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
@@ -55,22 +68,24 @@ def _shared_routes(kind: Kind) -> None:
         principal: CurrentPrincipal,
         status: str = Query("", max_length=20),
         contact_id: uuid.UUID | None = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
+        date_from: IsoDate | None = None,
+        date_to: IsoDate | None = None,
         cursor: str = Query("", max_length=200),
         limit: int = Query(50, ge=1, le=200),
     ) -> DocumentsPage:
         filters = listing.Filters(status, contact_id, date_from, date_to)
         return await list_page(state, principal, kind, filters, cursor, limit)
 
-    @router.get(f"/{collection}/{{document_id}}", response_model=DocumentOut, name=f"get_{name}")
+    @router.get(
+        f"/{collection}/{{document_id:uuid}}", response_model=DocumentOut, name=f"get_{name}"
+    )
     async def get_document(
         document_id: uuid.UUID, state: State, principal: CurrentPrincipal
     ) -> DocumentOut:
         async with state.unit_of_work(principal.tenant_id) as uow:
             return await output(uow, document_id, kind)
 
-    @router.get(f"/{collection}/{{document_id}}/pdf", name=f"pdf_{name}")
+    @router.get(f"/{collection}/{{document_id:uuid}}/pdf", name=f"pdf_{name}")
     async def get_pdf(
         document_id: uuid.UUID,
         state: State,
@@ -101,7 +116,9 @@ def _shared_routes(kind: Kind) -> None:
             document = await service.create_draft(uow, principal, kind, data)
             return await output(uow, document.id, kind)
 
-    @router.put(f"/{collection}/{{document_id}}", response_model=DocumentOut, name=f"update_{name}")
+    @router.put(
+        f"/{collection}/{{document_id:uuid}}", response_model=DocumentOut, name=f"update_{name}"
+    )
     async def update(
         document_id: uuid.UUID, data: DocumentIn, state: State, principal: CurrentPrincipal
     ) -> DocumentOut:
@@ -109,13 +126,13 @@ def _shared_routes(kind: Kind) -> None:
             await service.update_draft(uow, principal, document_id, kind, data)
             return await output(uow, document_id, kind)
 
-    @router.delete(f"/{collection}/{{document_id}}", status_code=204, name=f"delete_{name}")
+    @router.delete(f"/{collection}/{{document_id:uuid}}", status_code=204, name=f"delete_{name}")
     async def delete(document_id: uuid.UUID, state: State, principal: CurrentPrincipal) -> None:
         async with state.unit_of_work(principal.tenant_id) as uow:
             await service.delete_draft(uow, principal, document_id, kind)
 
     @router.post(
-        f"/{collection}/{{document_id}}/duplicate",
+        f"/{collection}/{{document_id:uuid}}/duplicate",
         response_model=DocumentOut,
         status_code=201,
         name=f"duplicate_{name}",
@@ -128,7 +145,7 @@ def _shared_routes(kind: Kind) -> None:
             return await output(uow, copy.id, kind)
 
     @router.post(
-        f"/{collection}/{{document_id}}/finalise",
+        f"/{collection}/{{document_id:uuid}}/finalise",
         response_model=DocumentOut,
         name=f"finalise_{name}",
     )
@@ -152,7 +169,7 @@ for _kind in Kind:
     _shared_routes(_kind)
 
 
-@router.post("/quotes/{document_id}/accept", response_model=DocumentOut)
+@router.post("/quotes/{document_id:uuid}/accept", response_model=DocumentOut)
 async def accept_quote(
     document_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> DocumentOut:
@@ -164,7 +181,7 @@ async def accept_quote(
         return await output(uow, document_id, Kind.QUOTE)
 
 
-@router.post("/quotes/{document_id}/decline", response_model=DocumentOut)
+@router.post("/quotes/{document_id:uuid}/decline", response_model=DocumentOut)
 async def decline_quote(
     document_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> DocumentOut:
@@ -175,7 +192,9 @@ async def decline_quote(
         return await output(uow, document_id, Kind.QUOTE)
 
 
-@router.post("/quotes/{document_id}/convert", response_model=list[DocumentOut], status_code=201)
+@router.post(
+    "/quotes/{document_id:uuid}/convert", response_model=list[DocumentOut], status_code=201
+)
 async def convert_quote(
     document_id: uuid.UUID, data: ConvertIn, state: State, principal: CurrentPrincipal
 ) -> list[DocumentOut]:
@@ -187,7 +206,7 @@ async def convert_quote(
         return [await output(uow, invoice.id, Kind.INVOICE) for invoice in invoices]
 
 
-@router.post("/invoices/{document_id}/payments", response_model=DocumentOut, status_code=201)
+@router.post("/invoices/{document_id:uuid}/payments", response_model=DocumentOut, status_code=201)
 async def record_payment(
     document_id: uuid.UUID, data: PaymentIn, state: State, principal: CurrentPrincipal
 ) -> DocumentOut:
@@ -196,7 +215,9 @@ async def record_payment(
         return await output(uow, document_id, Kind.INVOICE)
 
 
-@router.post("/invoices/{document_id}/credit-notes", response_model=DocumentOut, status_code=201)
+@router.post(
+    "/invoices/{document_id:uuid}/credit-notes", response_model=DocumentOut, status_code=201
+)
 async def issue_credit_note(
     document_id: uuid.UUID, data: CreditNoteIn, state: State, principal: CurrentPrincipal
 ) -> DocumentOut:

@@ -56,6 +56,10 @@ Cents: TypeAlias = int
 DEFAULT_VAT_RATE = Decimal("15")
 MAX_QUANTITY = Decimal(1_000_000)
 MAX_UNIT_PRICE = Decimal(1_000_000_000)
+# A document's amounts are stored as bigint cents; 200 lines at the largest quantity and price
+# would pass 2**63. The bound is the largest payment (schemas.MAX_PAYMENT_CENTS), R 1 trillion
+# less a cent, so every document can be paid and every sum of amounts stays far from 2**63.
+MAX_DOCUMENT_CENTS = 10**14 - 1
 QUANTITY_PLACES = 3
 UNIT_PRICE_PLACES = 4
 PERCENT_PLACES = 2
@@ -216,6 +220,8 @@ class LineInput:
         discount = _finite(self.discount_value, "discount_value", "The discount")
         if discount < 0:
             raise MoneyInputError("A discount can't be negative.", field="discount_value")
+        if discount > MAX_QUANTITY * MAX_UNIT_PRICE:  # before any exact arithmetic on it
+            raise MoneyInputError("The discount is more than the line.", field="discount_value")
         if not _has_at_most_places(discount, AMOUNT_PLACES):
             raise MoneyInputError(
                 "A discount amount is in rand and cents: at most 2 decimals.",
@@ -321,6 +327,13 @@ def compute(
 
     subtotal = sum(line.net_cents for line in priced)
     vat_total = sum(line.vat_cents for line in priced)
+    undiscounted_total = sum(line.undiscounted_cents for line in priced)
+    if max(undiscounted_total, subtotal + vat_total) > MAX_DOCUMENT_CENTS:
+        raise MoneyInputError(
+            f"This document comes to more than {format_zar(MAX_DOCUMENT_CENTS)}, the most one "
+            "quote or invoice can hold. Split it into smaller documents.",
+            field="lines",
+        )
     return Totals(
         lines=tuple(priced),
         subtotal_excl_cents=subtotal,
@@ -437,9 +450,13 @@ def _finite(value: Decimal, field: str, label: str) -> Decimal:
 
 
 def _has_at_most_places(value: Decimal, places: int) -> bool:
-    # Exact, unlike normalize(), which rounds to the context's precision.
-    scale: int = 10**places
-    return scale % value.as_integer_ratio()[1] == 0
+    """Exact, unlike normalize(), which rounds to the context's precision; and read off the
+    digits, since as_integer_ratio() of "1e-99999999" builds a 10**99999999 first (a request
+    that typed it held a CPU for minutes)."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by the caller
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return not any(digits) or exponent + trailing_zeros >= -places
 
 
 def _percent(value: Decimal, field: str, label: str) -> Fraction:

@@ -3,11 +3,14 @@ canned responses and the live event stream. Same services as the pages."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BeforeValidator
 
 from clientcompass.auth.principal import Principal
 from clientcompass.conversations import queries
@@ -30,6 +33,16 @@ from clientcompass.inbox.schemas import (
 from clientcompass.models import CannedResponse, ConversationEvent, ConversationStatus
 from clientcompass.realtime import sse
 from clientcompass.web.auth import CurrentPrincipal, State
+
+
+def _iso_datetime(value: object) -> object:
+    """Only ISO 8601, as documented: pydantic alone also reads a number as a Unix time."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\S+", value):
+        raise ValueError("Give the time as ISO 8601, e.g. 2026-03-12T10:00:00Z.")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -76,7 +89,22 @@ async def list_inbox(
         return await listing.list_page(uow, principal, filters, after=cursor, limit=limit)
 
 
-@router.get("/events")
+class EventStream(StreamingResponse):
+    """What /events answers, so the schema names the stream's type rather than JSON."""
+
+    media_type = "text/event-stream"
+
+
+@router.get(
+    "/events",
+    response_class=EventStream,
+    responses={
+        200: {
+            "description": "Server-Sent Events, until the server ends the stream (5 minutes).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def events(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     """Server-Sent Events for this business: `id` is the event id, `data` one JSON object
     with its `type` (message.created, message.status, conversation.assigned…). Reconnect
@@ -89,7 +117,7 @@ async def list_conversations(
     state: State,
     principal: CurrentPrincipal,
     limit: int = Query(50, ge=1, le=200),
-    before: datetime | None = Query(
+    before: IsoDateTime | None = Query(
         None, description="keyset cursor: last_message_at of the last row seen"
     ),
 ) -> list[ConversationOut]:

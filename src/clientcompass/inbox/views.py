@@ -14,7 +14,8 @@ from fastapi.responses import Response
 
 from clientcompass.auth.principal import Principal
 from clientcompass.conversations import service as conversations
-from clientcompass.errors import DomainError, InvalidInput
+from clientcompass.conversations.queries import find_conversation_contact
+from clientcompass.errors import DomainError, InvalidInput, NotFound
 from clientcompass.inbox import listing, pages, service
 from clientcompass.models import ConversationStatus
 from clientcompass.realtime import sse
@@ -216,10 +217,17 @@ async def template_preview(
     variables = {k.removeprefix("var_"): v for k, v in params.items() if k.startswith("var_")}
     text = ""
     template_id = params.get("template_id", "")
-    if len(template_id) == 36:
-        async with state.unit_of_work(principal.tenant_id) as uow:
-            template = await templates.get_template(uow, uuid.UUID(template_id))
-        text = render_preview(template, variables)
+    chosen = None
+    if template_id:
+        try:
+            chosen = uuid.UUID(template_id)
+        except ValueError:  # a malformed id was a 500
+            raise NotFound("That template does not exist.") from None
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        # Another business's conversation is not found here either, as on every inbox route.
+        await find_conversation_contact(uow, conversation_id)
+        if chosen is not None:
+            text = render_preview(await templates.get_template(uow, chosen), variables)
     return render(request, "inbox/_template_preview.html", {"text": text})
 
 

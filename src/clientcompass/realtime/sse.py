@@ -5,11 +5,15 @@ process can serve any tab, nothing lives in process memory, and a reconnect with
 `Last-Event-ID` replays exactly what was missed: the id of every SSE event is its Redis
 stream id. A connection ends after a few minutes; the browser reconnects by itself
 (with Last-Event-ID), which re-checks the session, so a revoked login stops listening.
+When the process drains for shutdown, every stream ends at once with a `retry:` hint, so
+the browser reconnects to another replica instead of holding this one's shutdown open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +23,9 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from clientcompass.draining import Draining, draining_of
 from clientcompass.realtime import bus
+from clientcompass.redis import REDIS_ERRORS
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # Below the Redis client's 5 s socket timeout, so a quiet stream is not a broken socket.
@@ -63,14 +69,40 @@ def frame(event_id: str, payload: str) -> str:
     return f"id: {event_id}\ndata: {payload}\n\n"
 
 
+def drain_hint() -> str:
+    """The last frame of a stream cut by a draining process: reconnect, spread over a window
+    so a replica's clients do not all land on the next one in the same instant."""
+    return f"retry: {RETRY_MS + secrets.randbelow(RETRY_MS)}\n: draining\n\n"
+
+
+async def _read(redis: Redis, name: str, last: str, draining: Draining | None) -> Any:
+    """The next XREAD, or None as soon as the process starts draining."""
+    read = redis.xread({name: last}, count=BATCH, block=BLOCK_MS)
+    if draining is None:
+        return await read
+    reading = asyncio.ensure_future(read)
+    stopped = asyncio.ensure_future(draining.wait())
+    try:
+        await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not reading.done():
+            # redis-py drops a connection cancelled mid-read, so none is reused half-read.
+            reading.cancel()
+            await asyncio.wait({reading})
+    return None if reading.cancelled() else reading.result()
+
+
 async def event_stream(
     redis: Redis,
     tenant_id: uuid.UUID,
     last_event_id: str | None,
     *,
     max_seconds: float = MAX_CONNECTION_SECONDS,
+    draining: Draining | None = None,
 ) -> AsyncIterator[str]:
-    """Everything after `last_event_id` (or from now), then live events as they come."""
+    """Everything after `last_event_id` (or from now), then live events as they come, until
+    `max_seconds` pass or `draining` is set (then a last `retry:` hint)."""
     name = bus.stream_name(tenant_id)
     yield f"retry: {RETRY_MS}\n\n"
     last = valid_id(last_event_id)
@@ -81,7 +113,10 @@ async def event_stream(
     started = quiet_since = time.monotonic()
     yield ": connected\n\n"
     while time.monotonic() - started < max_seconds:
-        found = await redis.xread({name: last}, count=BATCH, block=BLOCK_MS)
+        if draining is not None and draining.active:
+            yield drain_hint()
+            return
+        found = await _read(redis, name, last, draining)
         batches: Any = found.items() if isinstance(found, dict) else (found or [])
         for _stream, entries in batches:
             for entry_id, fields in entries:
@@ -93,12 +128,23 @@ async def event_stream(
             quiet_since = time.monotonic()
 
 
+async def _ending_on_outage(stream: AsyncIterator[str]) -> AsyncIterator[str]:
+    """When Redis goes away mid-stream, end the stream cleanly with a `retry:` hint instead of
+    cutting it with an error; the reconnect gets a 503 until Redis is back."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    except REDIS_ERRORS:
+        yield f"retry: {RETRY_MS * 2}\n: redis unavailable\n\n"
+
+
 HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 
 
 def response(request: Request, redis: Redis, tenant_id: uuid.UUID) -> StreamingResponse:
     """The tenant's events from `Last-Event-ID` (or `?last_event_id=`), unbuffered by proxies."""
     last = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    stream = event_stream(redis, tenant_id, last, draining=draining_of(request.app))
     return StreamingResponse(
-        event_stream(redis, tenant_id, last), media_type="text/event-stream", headers=HEADERS
+        _ending_on_outage(stream), media_type="text/event-stream", headers=HEADERS
     )

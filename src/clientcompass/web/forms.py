@@ -1,4 +1,11 @@
-"""HTML forms validated by the same Pydantic schemas the JSON API uses.
+"""HTML forms validated by the same Pydantic schemas the JSON API uses, and the one cleaner
+of the text that comes in.
+
+Text from outside (forms, JSON, query strings, CSV cells, WhatsApp messages) loses its control
+characters here (`clean_text`): NUL cannot be stored in PostgreSQL text at all, and none of
+them is something a person typed on purpose or can see. They are removed rather than refused:
+an error about an invisible character is one nobody can act on, and a customer's WhatsApp
+message must be stored whatever bytes it carries. Tab, newline and carriage return stay.
 
 Pydantic's own wording ("String should have at least 10 characters", "Input should be a
 valid decimal", email-validator's "The part after the @-sign…") is written for developers.
@@ -8,6 +15,8 @@ for pages and the JSON API alike; what our own validators raise is kept word for
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, get_args
@@ -30,6 +39,60 @@ DATE = "Enter a date, like 2026-12-31."
 DATETIME = "Enter a date and time, like 2026-12-31 14:30."
 CHOICE = "Choose one of the options given."
 URL = "Enter a web address, like https://example.co.za."
+
+
+# C0 controls but tab, LF and CR, and DEL; and UTF-16 surrogates, which only a JSON `\\ud800`
+# escape can produce and which no UTF-8 text (so no PostgreSQL text) can hold.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ODD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+# The same characters in a urlencoded form or query string: as a %-escape (a literal % is
+# always %25 there, so every % starts an escape) or as a raw byte.
+_FORM_CONTROL = re.compile(
+    rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)
+# JSON that may hold such a character: a \u escape of one (or of a surrogate). A false alarm
+# (an escaped backslash before "u0000") only costs a parse.
+_JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def clean_text(value: str) -> str:
+    """`value` without control characters (tab, newline, CR kept); a lone surrogate becomes
+    U+FFFD."""
+    if not _ODD.search(value):  # nearly always: one scan, no copy
+        return value
+    value = _CONTROL.sub("", value)
+    return _SURROGATE.sub(REPLACEMENT, value)
+
+
+def clean_value(value: Any) -> Any:
+    """Every string in a parsed JSON value (keys too) through `clean_text`."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(key)): clean_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_value(item) for item in value]
+    return value
+
+
+def clean_form_bytes(data: bytes) -> bytes:
+    """A urlencoded body or query string without control characters, left byte for byte as
+    it was otherwise. (An escape of invalid UTF-8 is no danger: it decodes to U+FFFD.)"""
+    return _FORM_CONTROL.sub(b"", data)
+
+
+def clean_json_bytes(data: bytes) -> bytes:
+    """A JSON body without control characters in its strings. Untouched unless it has such
+    an escape, and left for the API to refuse when it is not JSON at all."""
+    if not _JSON_SUSPECT.search(data):
+        return data
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return data
+    return json.dumps(clean_value(parsed), ensure_ascii=False).encode()
 
 
 def _number(value: object) -> str:
@@ -165,9 +228,22 @@ def messages_by_field(
     """One plain message per field (its first error), every field of the form at once."""
     fields: dict[str, str] = {}
     for error in errors:
-        loc = [str(part) for part in error["loc"] if part not in skip]
+        loc = [str(part) for part in error["loc"] if part not in skip and _names_a_field(part)]
         fields.setdefault(".".join(loc) or default, plain_message(error))
     return fields
+
+
+# The tags pydantic puts in an error's location for the member of a union that failed
+# (`email: EmailStr | Literal[""]` fails as `email.function-after[…]` and `email.literal['']`):
+# a person, and the form's field names, know only the field.
+_UNION_MEMBER_TAGS = frozenset({"str", "int", "float", "bool", "decimal", "date", "datetime"})
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _names_a_field(part: str | int) -> bool:
+    if isinstance(part, int):
+        return True  # a list item
+    return bool(_FIELD_NAME.match(part)) and part not in _UNION_MEMBER_TAGS
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -176,8 +252,10 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def parse(schema: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
+    """Validate a form; its text is cleaned first (a multipart form's fields reach no other
+    cleaner: see web/limits.py)."""
     try:
-        return schema.model_validate(data), {}
+        return schema.model_validate(clean_value(data)), {}
     except ValidationError as exc:
         return None, field_errors(exc)
 

@@ -1,5 +1,6 @@
 """One pure-ASGI middleware for what every response needs: request id, JSON access log,
-metrics by route template, security headers, and cookies the request decided to set."""
+metrics by route template, security headers, cookies the request decided to set, and a 500
+page for an error nothing else handled, on a connection that stays open."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from http.cookies import SimpleCookie
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clientcompass.config import Settings
 from clientcompass.metrics import Metrics
 from clientcompass.web.auth import CSRF_COOKIE, SESSION_COOKIE
+from clientcompass.web.errors import error_body, render_error_page, wants_json
 
 log = structlog.get_logger("clientcompass.access")
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -53,6 +57,24 @@ def _unrouted_label(path: str) -> str:
     return "/static/{path}" if path.startswith("/static/") else "<unmatched>"
 
 
+SERVER_ERROR = (
+    "Something went wrong on our side and nothing was changed. Try again in a moment; if it "
+    "keeps happening, tell us this reference: {request_id}."
+)
+
+
+def server_error(scope: Scope, request_id: str) -> Response:
+    """The 500 a person can act on: the error page (or toast), or JSON under /api."""
+    request = Request(scope)
+    message = SERVER_ERROR.format(request_id=request_id)
+    if wants_json(request):
+        return JSONResponse(error_body("server_error", message), 500)
+    try:
+        return render_error_page(request, 500, message)
+    except Exception:  # the error page itself could not be drawn: plain words still go out
+        return PlainTextResponse(message + "\n", 500)
+
+
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
         self.app = app
@@ -70,10 +92,12 @@ class RequestMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 self._security_headers(headers, scope)
@@ -86,7 +110,12 @@ class RequestMiddleware:
         except Exception:
             # Logged here, with the request id, whatever the server's own logging is.
             log.exception("unhandled error", method=scope["method"], path=scope.get("path", ""))
-            raise
+            if response_started:
+                raise  # half an answer is out: only closing the connection can end it
+            # Answered here rather than re-raised: Starlette's ServerErrorMiddleware answers
+            # too but then re-raises, and uvicorn drops the keep-alive connection, so the
+            # client's next request on it failed as well.
+            await server_error(scope, request_id)(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

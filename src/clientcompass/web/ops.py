@@ -1,4 +1,5 @@
-"""Operations endpoints: liveness, readiness naming what is down, Prometheus metrics."""
+"""Operations endpoints: liveness, readiness naming what is down (or that the process is
+draining for shutdown, so the proxy stops sending it work), Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from clientcompass.draining import draining_of
 from clientcompass.web.auth import State
 
 router = APIRouter(include_in_schema=False)
@@ -21,7 +23,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(state: State) -> Response:
+async def readyz(request: Request, state: State) -> Response:
     async def database() -> None:
         async with state.db.engine.connect() as conn:
             await conn.execute(text("select 1"))
@@ -36,6 +38,10 @@ async def readyz(state: State) -> Response:
             await asyncio.wait_for(check(), timeout=2)
         except Exception as exc:  # any failure means "not ready"; the reason is reported
             down[name] = type(exc).__name__
+    if draining_of(request.app).active:
+        return JSONResponse(
+            {"status": "draining", "down": sorted(down), "errors": down}, status_code=503
+        )
     if down:
         return JSONResponse(
             {"status": "unavailable", "down": sorted(down), "errors": down}, status_code=503

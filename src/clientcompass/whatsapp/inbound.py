@@ -24,6 +24,7 @@ from clientcompass.models import (
     MessageStatus,
 )
 from clientcompass.models.whatsapp import STATUS_RANK
+from clientcompass.web.forms import clean_text
 from clientcompass.whatsapp.channels import ChannelRef
 
 
@@ -42,6 +43,13 @@ class StatusChange:
     conversation_id: uuid.UUID
     status: MessageStatus
     error_code: int | None
+
+
+def clean_params(params: Mapping[str, str]) -> dict[str, str]:
+    """Twilio's fields without control characters (a customer's message can hold a NUL, which
+    PostgreSQL text and jsonb can't): stored cleaned rather than lost. Only after the
+    signature check, which is over the values as sent."""
+    return {clean_text(key): clean_text(value) for key, value in params.items()}
 
 
 def customer_phone(params: Mapping[str, str]) -> str:

@@ -71,7 +71,7 @@ async def create_template(
         return JSONResponse(error_body(exc.code, exc.message, exc.fields), exc.status_code)
 
 
-@router.get("/templates/{template_id}", response_model=TemplateOut)
+@router.get("/templates/{template_id:uuid}", response_model=TemplateOut)
 async def get_template(
     template_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> TemplateOut:

@@ -26,6 +26,7 @@ from clientcompass.models.base import utcnow
 from clientcompass.realtime.bus import Event, conversation_status
 from clientcompass.twilio_client import Credentials
 from clientcompass.web.auth import State
+from clientcompass.web.errors import outage_of
 from clientcompass.web.state import AppState
 from clientcompass.whatsapp import channels, inbound
 
@@ -82,6 +83,7 @@ class Reply:
 
 FORBIDDEN = Reply(403, "Invalid or missing X-Twilio-Signature\n", "text/plain")
 ACCEPTED = Reply(200, EMPTY_TWIML, "text/xml")
+UNSTORED = Reply(503, "Could not store the message now; deliver it again\n", "text/plain")
 
 
 async def receive_inbound(
@@ -97,6 +99,8 @@ async def receive_inbound(
     ):
         return FORBIDDEN
     assert channel is not None
+    # Signed over the raw values; stored without what PostgreSQL text can't hold (a NUL).
+    params = inbound.clean_params(params)
     async with state.fast.statement() as conn:
         recorded = await inbound.record_inbound(conn, channel, params, utcnow())
     if recorded is not None:  # committed, with its follow-up job: tell the open inboxes
@@ -157,15 +161,22 @@ class InboundFastLane:
             params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             headers = dict(scope["headers"])
             state: AppState = scope["app"].state.cc
-            reply = await receive_inbound(
-                state,
-                match.group(1),
-                params,
-                public_url(
-                    state.settings.base_url, scope["path"], scope["query_string"].decode("latin-1")
-                ),
-                headers.get(b"x-twilio-signature", b"").decode("latin-1"),
-            )
+            try:
+                reply = await receive_inbound(
+                    state,
+                    match.group(1),
+                    params,
+                    public_url(
+                        state.settings.base_url,
+                        scope["path"],
+                        scope["query_string"].decode("latin-1"),
+                    ),
+                    headers.get(b"x-twilio-signature", b"").decode("latin-1"),
+                )
+            except Exception as exc:  # ahead of FastAPI, so its outage handler can't see it
+                if outage_of(exc) is None:
+                    raise
+                reply = UNSTORED  # not stored, not acknowledged: Twilio delivers it again
         content = reply.body.encode()
         await send(
             {
@@ -208,6 +219,7 @@ async def status_callback(key: str, request: Request, state: State) -> Response:
     if not _verified(state, url, signature, channel, params, "status"):
         return forbidden()
     assert channel is not None
+    params = inbound.clean_params(params)
     async with state.unit_of_work(channel.tenant_id) as uow:
         change = await inbound.apply_status(uow, channel, params, message_id=message_hint)
         if change is not None:
