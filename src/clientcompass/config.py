@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     whatsapp_reconcile_delay_seconds: float = Field(20.0, alias="WHATSAPP_RECONCILE_DELAY_SECONDS")
     whatsapp_sweep_after_seconds: float = Field(60.0, alias="WHATSAPP_SWEEP_AFTER_SECONDS")
     media_max_bytes: int = Field(16 * 1024 * 1024, alias="MEDIA_MAX_BYTES")
+    # WhatsApp media (temporary files) are purged this many days after they arrived or were sent.
+    media_retention_days: int = Field(90, ge=1, alias="MEDIA_RETENTION_DAYS")
+    # A download still pending after this long is retried by the sweep, or given up.
+    media_fetch_deadline_seconds: float = Field(600.0, gt=0, alias="MEDIA_FETCH_DEADLINE_SECONDS")
     forwarded_allow_ips: str = Field("127.0.0.1", alias="FORWARDED_ALLOW_IPS")
     metrics_token: str = Field("", alias="METRICS_TOKEN")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
@@ -109,11 +113,6 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The URL people and Twilio reach us on; falls back to the bound host and port."""
         return self.public_base_url or f"http://{self.host}:{self.port}"
-
-    @property
-    def media_dir(self) -> Path:
-        """Where fetched WhatsApp media live (a storage interface leaves room for S3)."""
-        return self.data_dir / "media"
 
     @property
     def sandbox_enabled(self) -> bool:

@@ -78,5 +78,7 @@ def migrate(settings: Settings) -> None:
     """Bring the schema to head and make sure the app role can use it."""
     owner_url = settings.database_url
     ensure_app_role(owner_url, settings.database_app_role, settings.database_app_password)
-    command.upgrade(alembic_config(owner_url), "head")
+    config = alembic_config(owner_url)
+    config.attributes["data_dir"] = settings.data_dir  # 0015 moves DATA_DIR/media in
+    command.upgrade(config, "head")
     grant_app_role(owner_url, settings.database_app_role)

@@ -1,38 +1,16 @@
-"""File storage behind a small interface: the data folder today, S3-compatible later."""
+"""Where file bytes live: PostgreSQL, never the local disk (see files.py and migration 0015).
+
+`Storage` is what a route or a job hands to the services that store or serve files: the
+unit of work writes, and this object's reader streams a download a chunk at a time. A job
+that only writes (a media fetch) needs no reader.
+"""
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
-from typing import Protocol
-
-SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,250}$")
+from clientcompass.db import FastPath
+from clientcompass.files import ChunkReader, PoolReader
 
 
-class Storage(Protocol):
-    def put(self, key: str, data: bytes) -> None: ...
-    def path(self, key: str) -> Path: ...
-    def exists(self, key: str) -> bool: ...
-
-
-class LocalStorage:
-    """Files under one root folder; keys are relative paths and may not climb out of it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-
-    def path(self, key: str) -> Path:
-        if not SAFE_KEY.match(key) or ".." in key:
-            raise ValueError(f"unsafe storage key: {key!r}")
-        return self.root / key
-
-    def put(self, key: str, data: bytes) -> None:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".part")
-        partial.write_bytes(data)
-        os.replace(partial, target)  # readers never see half a file
-
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
+class Storage:
+    def __init__(self, fast: FastPath | None = None) -> None:
+        self.reader: ChunkReader | None = PoolReader(fast) if fast is not None else None

@@ -15,14 +15,16 @@ from clientcompass.documents.output import document_out
 from clientcompass.documents.schemas import DocumentOut
 from clientcompass.documents.service import Kind
 from clientcompass.documents.status import business_today
-from clientcompass.storage import LocalStorage
+from clientcompass.files import Download, DownloadResponse
+from clientcompass.storage import Storage
 from clientcompass.web.state import AppState
 
 COLLECTIONS = {Kind.QUOTE: "quotes", Kind.INVOICE: "invoices", Kind.CREDIT_NOTE: "credit-notes"}
 
 
-def storage(state: AppState) -> LocalStorage:
-    return LocalStorage(state.settings.media_dir)
+def storage(state: AppState) -> Storage:
+    """Files live in PostgreSQL; downloads stream from this process's fast pool."""
+    return Storage(state.fast)
 
 
 async def output(uow: UnitOfWork, document_id: uuid.UUID, kind: Kind | None = None) -> DocumentOut:
@@ -34,15 +36,10 @@ async def output(uow: UnitOfWork, document_id: uuid.UUID, kind: Kind | None = No
     )
 
 
-def pdf_response(document_name: str, content: bytes, *, download: bool) -> Response:
-    disposition = "attachment" if download else "inline"
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'{disposition}; filename="{document_name}"',
-            "cache-control": "private, no-store",
-        },
+def pdf_response(document_name: str, content: Download, *, download: bool) -> Response:
+    """The PDF with ETag, Content-Length and Range (a stored one streams from the database)."""
+    return DownloadResponse(
+        content, filename=document_name, inline=not download, cache_control="private, no-store"
     )
 
 

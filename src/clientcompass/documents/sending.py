@@ -204,12 +204,16 @@ async def send_document(
     header: MessageMedia | None = None  # the PDF a content template carries in its header
 
     async def pdf() -> MessageMedia:
-        data = rendered
-        if data is None:  # issued earlier: the stored PDF, checked against its hash
-            _, data = await service.pdf_bytes(
-                uow, document.id, kind, keyring=keyring, storage=storage
-            )
-        return await store_pdf(uow, storage, document, data)
+        if rendered is not None:
+            return await store_pdf(uow, storage, document, rendered)
+        # Issued earlier: a copy of the stored PDF (checked against its hash), made in the
+        # database; the original stays on legal hold.
+        return await outbound_media.store_copy(
+            uow,
+            document.tenant_id,
+            await service.stored_pdf_file(uow, document),
+            filename=service.pdf_filename(document),
+        )
 
     def path_of(media: MessageMedia) -> str:
         return outbound_media.header_path(

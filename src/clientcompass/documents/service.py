@@ -15,6 +15,7 @@ from decimal import Decimal
 import anyio
 from sqlalchemy import delete, select
 
+from clientcompass import files
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.conversations import service as conversations
@@ -34,6 +35,7 @@ from clientcompass.models import (
     DocumentLine,
     DocumentStatus,
     Payment,
+    Retention,
 )
 from clientcompass.names import display_name
 from clientcompass.storage import Storage
@@ -367,10 +369,6 @@ async def delete_draft(
     await uow.session.flush()
 
 
-def pdf_key(document: Document) -> str:
-    return f"{document.tenant_id}/documents/{document.id}.pdf"
-
-
 async def printable(
     uow: UnitOfWork, keyring: Keyring, loaded: Loaded, *, reprint: bool = False
 ) -> pdf.DocumentData:
@@ -442,9 +440,15 @@ async def finalise_with_pdf(
     await uow.session.flush()
     loaded = await load(uow, document.id, kind)
     rendered = await render_pdf(uow, keyring, loaded)
-    document.pdf_key = pdf_key(document)
     document.pdf_sha256 = pdf.content_hash(rendered)
-    storage.put(document.pdf_key, rendered)
+    await files.put(
+        uow,
+        rendered,
+        content_type="application/pdf",
+        retention=Retention.LEGAL_HOLD,
+        document_id=document.id,
+        hold_until=files.keep_until(document.issue_date),
+    )
     add_event(uow, document, "finalised", actor_id=actor.user_id, number=document.number)
     await uow.session.flush()
     return document, rendered
@@ -462,19 +466,38 @@ async def pdf_bytes(
     keyring: Keyring,
     storage: Storage,
     reprint: bool = False,
-) -> tuple[Document, bytes]:
-    """The issued PDF exactly as stored (checked against its hash); a draft renders a preview,
-    and `reprint` renders a fresh copy marked "Copy"."""
+) -> tuple[Document, files.Download]:
+    """The issued PDF exactly as stored (checked against its hash as it is served); a draft
+    renders a preview, and `reprint` renders a fresh copy marked "Copy"."""
     loaded = await load(uow, document_id, kind)
     document = loaded.document
     if document.status == DocumentStatus.DRAFT or reprint:
-        return document, await render_pdf(uow, keyring, loaded, reprint=reprint)
-    if not document.pdf_key or not storage.exists(document.pdf_key):
+        rendered = await render_pdf(uow, keyring, loaded, reprint=reprint)
+        return document, files.Download.of_bytes(rendered, "application/pdf")
+    try:
+        stored = await files.open_document_pdf(uow, storage.reader, document.id)
+    except files.FileCorrupted as exc:
+        raise StoredPdfMissing(
+            "The stored PDF does not match its fingerprint. Ask support."
+        ) from exc
+    if stored is None:
         raise StoredPdfMissing("The stored PDF of this document is missing. Ask support to help.")
-    stored = storage.path(document.pdf_key).read_bytes()
-    if pdf.content_hash(stored) != document.pdf_sha256:
+    if stored.info.sha256 != document.pdf_sha256:
         raise StoredPdfMissing("The stored PDF does not match its fingerprint. Ask support.")
     return document, stored
+
+
+async def stored_pdf_file(uow: UnitOfWork, document: Document) -> uuid.UUID:
+    """The id of an issued document's stored PDF (to send a copy of it)."""
+    try:
+        stored = await files.open_document_pdf(uow, None, document.id)
+    except files.FileCorrupted as exc:
+        raise StoredPdfMissing(
+            "The stored PDF does not match its fingerprint. Ask support."
+        ) from exc
+    if stored is None or stored.info.sha256 != document.pdf_sha256:
+        raise StoredPdfMissing("The stored PDF of this document is missing. Ask support to help.")
+    return stored.info.id
 
 
 def pdf_filename(document: Document) -> str:

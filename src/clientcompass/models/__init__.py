@@ -10,6 +10,7 @@ from clientcompass.models.documents import (
     Payment,
     PaymentMethod,
 )
+from clientcompass.models.files import FileChunk, Retention, StoredFile
 from clientcompass.models.inbox import (
     CannedResponse,
     ConversationEvent,
@@ -51,6 +52,7 @@ __all__ = [
     "DocumentLine",
     "DocumentStatus",
     "EventKind",
+    "FileChunk",
     "Invitation",
     "LoginIndex",
     "MediaState",
@@ -61,7 +63,9 @@ __all__ = [
     "PasswordReset",
     "Payment",
     "PaymentMethod",
+    "Retention",
     "Role",
+    "StoredFile",
     "TemplateCategory",
     "TemplateStatus",
     "Tenant",

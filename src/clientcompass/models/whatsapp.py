@@ -78,9 +78,13 @@ class ConversationStatus(StrEnum):
 
 
 class MediaState(StrEnum):
+    """PENDING until fetched; FAILED when it could not be downloaded (refused, or given up
+    by the sweep); EXPIRED once purged after MEDIA_RETENTION_DAYS."""
+
     PENDING = "pending"
     STORED = "stored"
     FAILED = "failed"
+    EXPIRED = "expired"
 
 
 class Channel(TenantOwned, Timestamped, Base):
@@ -264,12 +268,14 @@ class Message(TenantOwned, Timestamped, Base):
 
 
 class MessageMedia(TenantOwned, Timestamped, Base):
-    """A file attached to a message, stored under the data folder once fetched."""
+    """A file attached to a message; its bytes are a temporary `files` row once fetched."""
 
     __tablename__ = "message_media"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "message_id"], ["messages.tenant_id", "messages.id"]),
+        ForeignKeyConstraint(["tenant_id", "file_id"], ["files.tenant_id", "files.id"]),
         Index("ix_message_media_tenant_id_message_id", "tenant_id", "message_id"),
+        Index("ix_message_media_tenant_id_file_id", "tenant_id", "file_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -280,11 +286,16 @@ class MessageMedia(TenantOwned, Timestamped, Base):
     size: Mapped[int | None] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(255), default="")
     source_url: Mapped[str] = mapped_column(Text, default="")
+    # Before migration 0015: the file's path in the old media folder. Blank once moved into
+    # `files`; still set only on a row whose file the migration found corrupted.
     storage_key: Mapped[str] = mapped_column(String(255), default="")
+    file_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     state: Mapped[MediaState] = mapped_column(
         _enum(MediaState, "media_state"), default=MediaState.PENDING
     )
     error: Mapped[str] = mapped_column(Text, default="")
+    # Download attempts of an inbound file: the pending sweep gives up after a few.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class TemplateStatus(StrEnum):

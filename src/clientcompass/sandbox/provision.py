@@ -30,7 +30,7 @@ from clientcompass.db import Database, create_engine
 from clientcompass.sandbox import samples
 from clientcompass.sandbox import service as sandbox
 from clientcompass.sandbox.control import StandinControl
-from clientcompass.storage import LocalStorage, Storage
+from clientcompass.storage import Storage
 from clientcompass.twilio_client import TwilioClient
 from clientcompass.twilio_standin import create_standin
 from clientcompass.work import LazyResources
@@ -162,7 +162,7 @@ async def _provision(
                 StandinControl(http, IN_PROCESS_URL),
                 base_url=settings.base_url,
                 data_dir=settings.data_dir,
-                storage=LocalStorage(settings.media_dir),
+                storage=Storage(),
             )
     finally:
         await resources.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, UploadFile
 
-from clientcompass.storage import LocalStorage
+from clientcompass.storage import Storage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.whatsapp import channels, outbound_media
 from clientcompass.whatsapp.http import channel_out, connect_from
@@ -37,7 +37,7 @@ async def upload_media(file: UploadFile, state: State, principal: CurrentPrincip
         item = await outbound_media.upload(
             uow,
             principal,
-            LocalStorage(state.settings.media_dir),
+            Storage(),
             filename=file.filename or "file",
             content_type=file.content_type or "",
             data=data,

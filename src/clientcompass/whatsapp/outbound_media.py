@@ -9,11 +9,11 @@ import uuid
 
 from sqlalchemy import select
 
-from clientcompass import links
+from clientcompass import files, links
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
-from clientcompass.models import MediaState, Message, MessageMedia
+from clientcompass.models import MediaState, Message, MessageMedia, Retention
 from clientcompass.storage import Storage
 
 URL_LIFETIME_SECONDS = 24 * 3600
@@ -79,20 +79,36 @@ async def store_file(
     content_type: str,
     data: bytes,
 ) -> MessageMedia:
-    """Keep a file the app itself made (a document's PDF) to send, as an upload is kept."""
-    media_id = uuid.uuid4()
-    key = f"{tenant_id}/out/{media_id}"
-    storage.put(key, data)
+    """Keep a file the app itself made (a document's PDF) to send, as an upload is kept:
+    a temporary file in the database, purged after MEDIA_RETENTION_DAYS."""
+    assert uow.tenant_id == tenant_id
+    stored = await files.put(uow, data, content_type=content_type, retention=Retention.TEMPORARY)
+    return await _media_for(uow, stored, filename)
+
+
+async def store_copy(
+    uow: UnitOfWork, tenant_id: uuid.UUID, file_id: uuid.UUID, *, filename: str
+) -> MessageMedia:
+    """Send a stored file (an issued PDF, which stays on legal hold) as media of its own: a
+    temporary copy made inside the database, so purging the media never touches the
+    original."""
+    assert uow.tenant_id == tenant_id
+    stored = await files.copy(uow, file_id, retention=Retention.TEMPORARY)
+    return await _media_for(uow, stored, filename)
+
+
+async def _media_for(uow: UnitOfWork, stored: files.FileInfo, filename: str) -> MessageMedia:
     item = MessageMedia(
-        tenant_id=tenant_id,
-        id=media_id,
+        tenant_id=stored.tenant_id,
+        id=uuid.uuid4(),
         message_id=None,
         position=0,
-        content_type=content_type,
-        size=len(data),
+        content_type=stored.content_type,
+        size=stored.size,
         filename=clean_filename(filename),
         source_url="",
-        storage_key=key,
+        storage_key="",
+        file_id=stored.id,
         state=MediaState.STORED,
         error="",
     )

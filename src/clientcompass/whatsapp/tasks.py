@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import procrastinate
 import structlog
@@ -40,6 +40,34 @@ def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
     async def fetch_media(tenant_id: str, media_id: str) -> None:
         resources = await lazy.get()
         await media.fetch_inbound(resources, uuid.UUID(tenant_id), uuid.UUID(media_id))
+
+    @job_app.periodic(cron="17 * * * *", periodic_id="whatsapp-media-purge")
+    @job_app.task(name=media.PURGE_TASK, queue="whatsapp", queueing_lock=media.PURGE_TASK)
+    async def purge_expired_media(timestamp: int, batch: int = media.PURGE_BATCH) -> None:
+        """Hourly: media past MEDIA_RETENTION_DAYS, counted from the run's scheduled time."""
+        resources = await lazy.get()
+        await media.purge_expired(
+            resources.unit_of_work,
+            datetime.fromtimestamp(timestamp, UTC),
+            resources.settings.media_retention_days,
+            batch=batch,
+        )
+
+    @job_app.periodic(cron="*/5 * * * *", periodic_id="whatsapp-pending-media-sweep")
+    @job_app.task(name=media.SWEEP_TASK, queue="whatsapp", queueing_lock=media.SWEEP_TASK)
+    async def sweep_pending_media(timestamp: int) -> None:
+        resources = await lazy.get()
+        retry, _ = await media.sweep_pending(
+            resources.unit_of_work,
+            datetime.fromtimestamp(timestamp, UTC),
+            timedelta(seconds=resources.settings.media_fetch_deadline_seconds),
+        )
+        for tenant_id, media_id in retry:
+            await defer(
+                resources.job_app,
+                media.FETCH_TASK,
+                {"tenant_id": str(tenant_id), "media_id": str(media_id)},
+            )
 
     @job_app.periodic(cron="* * * * *", periodic_id="whatsapp-outbox-sweep")
     @job_app.task(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from clientcompass.errors import DomainError, NotFound
-from clientcompass.storage import LocalStorage
+from clientcompass.files import DownloadResponse
+from clientcompass.storage import Storage
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
 from clientcompass.web.forms import domain_error_fields, parse
 from clientcompass.web.render import form_dict, redirect, render
@@ -67,17 +68,15 @@ async def connect(request: Request, state: State, principal: CurrentManager) -> 
 async def media_file(media_id: uuid.UUID, state: State, principal: CurrentPrincipal) -> Response:
     """A stored WhatsApp file, only for members of the business that received it."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        item = await media.stored_media(uow, media_id)
-    if item is None:
-        raise NotFound("That file does not exist or has not arrived yet.")
-    path = LocalStorage(state.settings.media_dir).path(item.storage_key)
-    inline = item.content_type.startswith(("image/", "audio/", "video/"))
-    return FileResponse(
-        path,
-        media_type=item.content_type,
+        found = await media.open_stored(uow, Storage(state.fast), media_id)
+    if found is None:
+        raise NotFound("That file does not exist, has not arrived yet, or has expired.")
+    item, download = found
+    return DownloadResponse(
+        download,
         filename=item.filename or None,
-        content_disposition_type="inline" if inline else "attachment",
-        headers={"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"},
+        inline=item.content_type.startswith(("image/", "audio/", "video/")),
+        cache_control="private, max-age=3600",
     )
 
 
@@ -85,19 +84,14 @@ async def media_file(media_id: uuid.UUID, state: State, principal: CurrentPrinci
 async def signed_media(token: str, filename: str, state: State) -> Response:
     """A file we send, for Twilio to fetch: no login, but a signed URL that expires."""
     granted = outbound_media.read_token(state.settings.secret_key, token)
+    gone = Response(
+        "This link is invalid or has expired.\n", status_code=404, media_type="text/plain"
+    )
     if granted is None:
-        return Response(
-            "This link is invalid or has expired.\n", status_code=404, media_type="text/plain"
-        )
+        return gone
     tenant_id, media_id = granted
     async with state.unit_of_work(tenant_id) as uow:
-        item = await media.stored_media(uow, media_id)
-    if item is None:
-        return Response(
-            "This link is invalid or has expired.\n", status_code=404, media_type="text/plain"
-        )
-    return FileResponse(
-        LocalStorage(state.settings.media_dir).path(item.storage_key),
-        media_type=item.content_type,
-        headers={"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"},
-    )
+        found = await media.open_stored(uow, Storage(state.fast), media_id)
+    if found is None:
+        return gone
+    return DownloadResponse(found[1], cache_control="private, max-age=300")
