@@ -551,3 +551,67 @@ def test_incomplete_data_is_refused_before_rendering(
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
         tax_invoice(**changes)
+
+
+# ------------------------------------------------------------------ the lines table
+
+
+def test_figure_columns_grow_to_their_widest_value_and_rows_stay_rows() -> None:
+    """The figures are fixed-width boxes sized from the widest values: a big amount or a
+    long unit widens its column instead of wrapping or running into the next one, and a
+    wrapped description keeps its figures on its first line."""
+    big = Line(
+        description="Supply and install solar system, " * 4 + "complete",
+        quantity="1 250,125",
+        unit="per square metre",
+        unit_price="R 1 234 567,89",
+        discount="R 12 345,67",
+        vat="Exempt",
+        amount="R 1 543 209,87",
+    )
+    text = pdftotext(render(tax_invoice(lines=(big, *LINES))))
+    assert_shows(
+        text,
+        # the description's first line and the figures share a line
+        re.compile(r"^Supply and install[^\n]*1 250,125", re.MULTILINE),
+        row(
+            "1 250,125",
+            "per square metre",
+            "R 1 234 567,89",
+            "R 12 345,67",
+            "Exempt",
+            "R 1 543 209,87",
+        ),
+        row("Labour", "2,5", "hrs", "R 450,00", "10%", "15%", "R 1 012,50"),
+    )
+
+
+def test_a_document_of_many_pages_keeps_every_line_once_and_in_order() -> None:
+    content = render(long_invoice(400))
+    text = pdftotext(content)
+    numbers = [int(n) for n in re.findall(r"Item (\d+):", text)]
+    assert numbers == list(range(400))
+    count = len(pages(content))
+    assert count >= 8 and f"Page {count} of {count}" in text
+
+
+def test_figures_too_wide_for_one_line_go_under_each_description() -> None:
+    wide = Line(
+        description="Scaffolding hire",
+        quantity="999 999,999",
+        unit="W" * 20,  # the longest unit the schema allows, in the widest letter
+        unit_price="R\u00a0999\u00a0999\u00a0999,99",
+        discount="R\u00a0999\u00a0999\u00a0999,99",
+        vat="Exempt",
+        amount="R\u00a0999\u00a0999\u00a0999\u00a0999,99",
+    )
+    text = pdftotext(render(tax_invoice(lines=(wide, *LINES))), layout=False)
+    # Each line's figures go under its description, labelled, instead of overlapping.
+    assert_shows(
+        text,
+        "Scaffolding hire",
+        "Qty 999 999,999",
+        "Unit " + "W" * 20,
+        "VAT Exempt",
+        row("Qty 2,5", "Unit hrs", "Unit price R 450,00", "Disc. 10%"),
+    )

@@ -10,6 +10,10 @@ Output is deterministic: the PDF's date is the issue date, fonts come only from 
 bundled folder (never the host's), so the same data gives the same bytes on any machine.
 That is what lets an issued document be stored with its content hash and served
 identically afterwards.
+
+No text can stop a document being issued: every string is cut down to what the bundled
+fonts draw (fonts.py) before Typst sees it, and should Typst still refuse (a combining mark
+no font can put on its letter), the render is retried with plainer text.
 """
 
 from __future__ import annotations
@@ -22,16 +26,23 @@ import shutil
 import struct
 import tempfile
 import threading
+import unicodedata
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import structlog
 import typst
 
+from clientcompass.documents.fonts import FONT_DIR as FONT_DIR  # the benchmark's fonts too
+from clientcompass.documents.fonts import Coverage, coverage, typst_fonts
 from clientcompass.errors import InvalidInput
+
+log = structlog.get_logger(__name__)
 
 DocumentKind = Literal["quote", "invoice", "credit_note"]
 KINDS: frozenset[str] = frozenset({"quote", "invoice", "credit_note"})
@@ -39,7 +50,6 @@ KINDS: frozenset[str] = frozenset({"quote", "invoice", "credit_note"})
 TEMPLATE_DIR = Path(__file__).parent / "typst"
 TEMPLATE = "document.typ"
 DATA = "data.json"  # what the template reads; rewritten for every render
-FONT_DIR = TEMPLATE_DIR / "fonts"
 
 # PDF/A-2b: the archival profile, because issued invoices must stay readable for at least
 # five years; it embeds every font and pins the document's metadata.
@@ -225,11 +235,51 @@ def breakable(text: str) -> str:
     return LONG_RUN.sub(split, text)
 
 
-def payload(data: DocumentData, logo: dict[str, Any] | None = None) -> dict[str, Any]:
+def payload(
+    data: DocumentData,
+    logo: dict[str, Any] | None = None,
+    clean: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """The JSON the template reads; built by hand so the logo's bytes never enter it.
 
-    `logo` is `{"path", "width", "height"}` for a logo the renderer has stored.
+    `logo` is `{"path", "width", "height"}` for a logo the renderer has stored; `clean`
+    (by default what the bundled fonts can print) is applied to every string.
     """
+    built: dict[str, Any] = _cleaned(_payload(data, logo), clean or coverage().printable)
+    lines = built["lines"]
+    built["widest"] = {
+        # A unit is free text ("m²", "each", "WWW"), so every distinct one is measured.
+        key: widest((line[key] for line in lines), keep=50 if key == "unit" else 3)
+        for key in FIGURES
+    }
+    return built
+
+
+# The lines table's figure columns, each as wide as its widest value (see document.typ).
+FIGURES: Final = ("quantity", "unit", "unit_price", "discount", "vat", "amount")
+
+
+def widest(values: Iterable[str], keep: int = 3) -> list[str]:
+    """The few values likely to print widest (wide CJK and emoji count double), for the
+    template to measure instead of measuring every line's."""
+    return sorted(set(values), key=_estimated_width)[-keep:]
+
+
+def _estimated_width(text: str) -> tuple[int, str]:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text), text
+
+
+def _cleaned(value: Any, clean: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {key: _cleaned(item, clean) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item, clean) for item in value]
+    return value
+
+
+def _payload(data: DocumentData, logo: dict[str, Any] | None) -> dict[str, Any]:
     supplier = data.supplier
     return {
         "kind": data.kind,
@@ -260,12 +310,13 @@ def payload(data: DocumentData, logo: dict[str, Any] | None = None) -> dict[str,
         "lines": [
             {
                 "description": breakable(line.description),
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "vat": line.vat,
-                "amount": line.amount,
+                # Figures are short; `breakable` only touches a run no real one has.
+                "quantity": breakable(line.quantity),
+                "unit": breakable(line.unit),
+                "unit_price": breakable(line.unit_price),
+                "discount": breakable(line.discount),
+                "vat": breakable(line.vat),
+                "amount": breakable(line.amount),
             }
             for line in data.lines
         ],
@@ -300,6 +351,15 @@ class RenderError(RuntimeError):
     """The template failed on this data: a bug to fix, not something a user can act on."""
 
 
+# Each render tries the text as the fonts can print it; only if Typst still refuses does
+# it fall back to plainer text, and finally to ASCII, which always prints.
+CLEANERS: Final[tuple[Callable[[Coverage, str], str], ...]] = (
+    Coverage.printable,
+    Coverage.plain,
+    lambda _coverage, text: Coverage.ascii(text),
+)
+
+
 class Renderer:
     """One Typst compiler, fonts loaded once, rooted in a private folder.
 
@@ -322,10 +382,11 @@ class Renderer:
             TEMPLATE_DIR, self._root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("fonts")
         )
         (self._root / "logos").mkdir()
+        self._coverage = coverage()
         self._compiler = typst.Compiler(
             self._root / TEMPLATE,
             root=self._root,
-            font_paths=[FONT_DIR],
+            font_paths=typst_fonts(),  # loaded once per process, shared by every renderer
             ignore_system_fonts=True,  # the host's fonts would make output machine-dependent
         )
         self._lock = threading.Lock()
@@ -342,16 +403,26 @@ class Renderer:
                 path = self._store_logo(logo, info.kind)
                 stored = {"path": path, "width": info.width, "height": info.height}
             document = self._root / DATA
-            document.write_text(json.dumps(payload(data, stored), ensure_ascii=False), "utf-8")
             try:
-                return self._compile()
-            except typst.TypstError as exc:
-                if stored is not None and "image" in exc.message:
-                    # The header looked right but the picture itself does not decode.
-                    raise InvalidInput(BAD_LOGO, field="logo") from exc
-                raise RenderError(f"the document template failed: {exc.message}") from exc
+                for attempt, cleaner in enumerate(CLEANERS):
+                    clean = self._clean(cleaner)
+                    body = json.dumps(payload(data, stored, clean), ensure_ascii=False)
+                    document.write_text(body, "utf-8")
+                    try:
+                        return self._compile()
+                    except typst.TypstError as exc:
+                        if stored is not None and "image" in exc.message:
+                            # The header looked right but the picture itself does not decode.
+                            raise InvalidInput(BAD_LOGO, field="logo") from exc
+                        # The message may quote the customer's text: log its kind, not it.
+                        log.warning("document_text_simplified", kind=data.kind, attempt=attempt + 1)
+                        error = exc
+                raise RenderError(f"the document template failed: {error.message}") from error
             finally:
                 document.unlink(missing_ok=True)
+
+    def _clean(self, cleaner: Callable[[Coverage, str], str]) -> Callable[[str], str]:
+        return lambda text: cleaner(self._coverage, text)
 
     def _compile(self) -> bytes:
         """Compile the template against the data file now in place."""
