@@ -10,7 +10,7 @@ OWN_ASSETS := $(filter-out %.gz %.br,$(wildcard src/clientcompass/static/*))
 CHROMIUM ?= /usr/bin/chromium
 NAME ?=
 
-.PHONY: run test test-fast install lint typecheck pytest pytest-fast bench system-deps clean
+.PHONY: run test test-fast install lint typecheck pytest pytest-fast bench system-deps clean topology
 
 run: install
 	$(BIN)/clientcompass serve
@@ -46,8 +46,8 @@ system-deps:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils libreoffice-calc-nogui; }
 
 lint: $(PY_STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench topology
+	$(BIN)/ruff format --check src tests bench topology
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
@@ -57,6 +57,16 @@ pytest: install
 
 pytest-fast: install
 	$(BIN)/pytest --ignore=tests/browser
+
+# The production topology on this machine: two web replicas and two workers behind nginx
+# (Debian's nginx-light, installed when missing), a replica and a worker killed mid-run and
+# Redis restarted; prints a TOPOLOGY summary line and fails on any loss. Uses
+# TEST_DATABASE_URL's PostgreSQL when set (a fresh database), embedded otherwise, and always a
+# private Redis. tests/topology runs the same command.
+topology: install
+	@{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+	$(BIN)/python -m topology
 
 # bench/pdf compares against WeasyPrint (the `bench` extra, installed only here), which needs Pango.
 $(BENCH_STAMP): $(PY_STAMP)
