@@ -215,6 +215,17 @@ async def api_tokens_at_reset(uow: UnitOfWork, token: str) -> int:
     return await count_live_tokens(uow, secret.tenant_id, user_id)
 
 
+async def expire_reset_links(uow: UnitOfWork, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Mark the user's unused password-reset links used: one reset, or a removal, ends them all."""
+    await uow.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.tenant_id == tenant_id)
+        .where(PasswordReset.user_id == user_id)
+        .where(PasswordReset.used_at.is_(None))
+        .values(used_at=uow.now)
+    )
+
+
 async def finish_password_reset(
     uow: UnitOfWork, token: str, new_password: str, *, revoke_api_tokens: bool = False
 ) -> User:
@@ -236,12 +247,6 @@ async def finish_password_reset(
         await revoke_all_tokens(uow, user.tenant_id, user.id)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = uow.now
-    await uow.session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.tenant_id == user.tenant_id)
-        .where(PasswordReset.user_id == user.id)
-        .where(PasswordReset.used_at.is_(None))
-        .values(used_at=uow.now)
-    )
+    await expire_reset_links(uow, user.tenant_id, user.id)
     await uow.session.flush()
     return user

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from clientcompass.accounts.service import (
     create_user,
+    expire_reset_links,
     normalise_email,
     register_login,
     release_login,
@@ -22,7 +23,7 @@ from clientcompass.auth.principal import Principal
 from clientcompass.auth.tokens import revoke_all_tokens
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
-from clientcompass.models import BusinessProfile, Invitation, PasswordReset, Role, Tenant, User
+from clientcompass.models import BusinessProfile, Invitation, Role, Tenant, User
 
 log = structlog.get_logger(__name__)
 
@@ -264,13 +265,7 @@ async def remove_member(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID) -
     member.removed_at = uow.now
     member.removed_by = actor.user_id
     await revoke_all_tokens(uow, actor.tenant_id, member.id)
-    await uow.session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.tenant_id == actor.tenant_id)
-        .where(PasswordReset.user_id == member.id)
-        .where(PasswordReset.used_at.is_(None))
-        .values(used_at=uow.now)
-    )
+    await expire_reset_links(uow, actor.tenant_id, member.id)
     # Their email is free again: to sign up elsewhere, or to be invited back.
     await release_login(uow, member.email)
     await uow.session.flush()
