@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BeforeValidator
 
 from clientcompass.auth.principal import Principal
-from clientcompass.documents import credit_notes, listing, payments, quotes, service
+from clientcompass.documents import credit_notes, listing, payments, quotes, service, stored_pdf
 from clientcompass.documents.http import COLLECTIONS, output, pdf_response, storage
 from clientcompass.documents.schemas import (
     ConvertIn,
@@ -95,7 +95,7 @@ def _shared_routes(kind: Kind) -> None:
     ) -> Response:
         """The issued PDF as stored (identical bytes every time); `copy=true` reprints it."""
         async with state.unit_of_work(principal.tenant_id) as uow:
-            document, content = await service.pdf_bytes(
+            document, content = await stored_pdf.pdf_bytes(
                 uow,
                 document_id,
                 kind,

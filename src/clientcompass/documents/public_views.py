@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from clientcompass.documents import http as documents_http
-from clientcompass.documents import public, quotes, service
+from clientcompass.documents import public, quotes, service, stored_pdf
 from clientcompass.documents.public import NOT_FOUND, PublicRef
 from clientcompass.errors import DomainError, NotFound
 from clientcompass.web.auth import (
@@ -147,7 +147,7 @@ async def document_pdf(request: Request, token: str, state: State) -> Response:
     try:
         async with state.unit_of_work(ref.tenant_id) as uow:
             await public.issued_document(uow, ref.document_id)
-            document, content = await service.pdf_bytes(
+            document, content = await stored_pdf.pdf_bytes(
                 uow,
                 ref.document_id,
                 None,

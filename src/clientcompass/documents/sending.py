@@ -23,7 +23,7 @@ from clientcompass.conversations import service as conversations
 from clientcompass.conversations.window import window_state
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
-from clientcompass.documents import quotes, service
+from clientcompass.documents import quotes, service, stored_pdf
 from clientcompass.documents.money import format_zar
 from clientcompass.documents.public import public_link
 from clientcompass.documents.render import display_date
@@ -211,7 +211,7 @@ async def send_document(
         return await outbound_media.store_copy(
             uow,
             document.tenant_id,
-            await service.stored_pdf_file(uow, document),
+            await stored_pdf.stored_pdf_file(uow, document),
             filename=service.pdf_filename(document),
         )
 

@@ -454,52 +454,6 @@ async def finalise_with_pdf(
     return document, rendered
 
 
-class StoredPdfMissing(Conflict):
-    code = "pdf_missing"
-
-
-async def pdf_bytes(
-    uow: UnitOfWork,
-    document_id: uuid.UUID,
-    kind: Kind | None,
-    *,
-    keyring: Keyring,
-    storage: Storage,
-    reprint: bool = False,
-) -> tuple[Document, files.Download]:
-    """The issued PDF exactly as stored (checked against its hash as it is served); a draft
-    renders a preview, and `reprint` renders a fresh copy marked "Copy"."""
-    loaded = await load(uow, document_id, kind)
-    document = loaded.document
-    if document.status == DocumentStatus.DRAFT or reprint:
-        rendered = await render_pdf(uow, keyring, loaded, reprint=reprint)
-        return document, files.Download.of_bytes(rendered, "application/pdf")
-    try:
-        stored = await files.open_document_pdf(uow, storage.reader, document.id)
-    except files.FileCorrupted as exc:
-        raise StoredPdfMissing(
-            "The stored PDF does not match its fingerprint. Ask support."
-        ) from exc
-    if stored is None:
-        raise StoredPdfMissing("The stored PDF of this document is missing. Ask support to help.")
-    if stored.info.sha256 != document.pdf_sha256:
-        raise StoredPdfMissing("The stored PDF does not match its fingerprint. Ask support.")
-    return document, stored
-
-
-async def stored_pdf_file(uow: UnitOfWork, document: Document) -> uuid.UUID:
-    """The id of an issued document's stored PDF (to send a copy of it)."""
-    try:
-        stored = await files.open_document_pdf(uow, None, document.id)
-    except files.FileCorrupted as exc:
-        raise StoredPdfMissing(
-            "The stored PDF does not match its fingerprint. Ask support."
-        ) from exc
-    if stored is None or stored.info.sha256 != document.pdf_sha256:
-        raise StoredPdfMissing("The stored PDF of this document is missing. Ask support to help.")
-    return stored.info.id
-
-
 def pdf_filename(document: Document) -> str:
     title = {"quote": "Quote", "invoice": "Invoice", "credit_note": "Credit-note"}[document.kind]
     return f"{title}-{document.number or 'draft'}.pdf".replace("/", "-")

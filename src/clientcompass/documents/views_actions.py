@@ -27,6 +27,7 @@ from clientcompass.documents import (
     send_options,
     send_templates,
     service,
+    stored_pdf,
 )
 from clientcompass.documents.http import pdf_response, storage
 from clientcompass.documents.money import format_amount, format_zar, to_cents
@@ -202,7 +203,7 @@ def _page_routes(kind: Kind) -> None:
     ) -> Response:
         """The stored PDF (identical bytes every time); `copy` reprints it marked "Copy"."""
         async with state.unit_of_work(principal.tenant_id) as uow:
-            document, content = await service.pdf_bytes(
+            document, content = await stored_pdf.pdf_bytes(
                 uow, document_id, kind, keyring=state.keyring, storage=storage(state), reprint=copy
             )
         return pdf_response(service.pdf_filename(document), content, download=download)
