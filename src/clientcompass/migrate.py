@@ -74,11 +74,22 @@ def grant_app_role(owner_url: str, role: str) -> None:
         conn.execute(sql.SQL("grant execute on all functions in schema public to {}").format(ident))
 
 
+# Any 64-bit number unique to this use: the key of the lock migrations take.
+MIGRATION_LOCK = 0x0C1E_0C0A_5500_0001
+
+
 def migrate(settings: Settings) -> None:
-    """Bring the schema to head and make sure the app role can use it."""
+    """Bring the schema to head and make sure the app role can use it.
+
+    One at a time per database (a session advisory lock): the provisioning commands migrate
+    first, and two run at once (or two deploys' `migrate`) made PostgreSQL refuse one GRANT
+    with "tuple concurrently updated"."""
     owner_url = settings.database_url
-    ensure_app_role(owner_url, settings.database_app_role, settings.database_app_password)
-    config = alembic_config(owner_url)
-    config.attributes["data_dir"] = settings.data_dir  # 0015 moves DATA_DIR/media in
-    command.upgrade(config, "head")
-    grant_app_role(owner_url, settings.database_app_role)
+    with psycopg.connect(libpq_url(owner_url), autocommit=True) as lock:
+        lock.execute("select pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        ensure_app_role(owner_url, settings.database_app_role, settings.database_app_password)
+        config = alembic_config(owner_url)
+        config.attributes["data_dir"] = settings.data_dir  # 0015 moves DATA_DIR/media in
+        command.upgrade(config, "head")
+        grant_app_role(owner_url, settings.database_app_role)
+        # The lock ends with its session, when this connection closes.
