@@ -38,6 +38,9 @@ from clientcompass.inbox import action_views as inbox_action_views
 from clientcompass.inbox import api as inbox_api
 from clientcompass.inbox import views as inbox_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
+from clientcompass.notifications import api as notifications_api
+from clientcompass.notifications import unsubscribe as notifications_unsubscribe
+from clientcompass.notifications import views as notifications_views
 from clientcompass.phones import national
 from clientcompass.realtime.bus import Announcer
 from clientcompass.redis import create_redis
@@ -194,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
         documents_public_views.router,
         documents_settings_views.router,
         documents_send_api.router,
+        notifications_api.router,
         whatsapp_views.router,
         templates_views.router,
         inbox_views.router,
@@ -205,6 +209,8 @@ def create_app(settings: Settings) -> FastAPI:
         accounts_views.router,
         business_views.router,
         team_views.router,
+        notifications_views.router,
+        notifications_unsubscribe.router,
         pages.router,
     ):
         app.include_router(router)

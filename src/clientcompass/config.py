@@ -10,14 +10,21 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clientcompass.crypto import DecryptionError, Keyring
 from clientcompass.errors import ConfigurationError
 
 # Where the built-in Twilio stand-in is mounted when the sandbox is on.
 SANDBOX_MOUNT = "/__twilio"
 TWILIO_URL_FIELDS = ("twilio_api_base_url", "twilio_content_base_url")
+# The development VAPID key's file in the data folder, sealed with the keyring under this context.
+VAPID_KEY_FILE = "vapid.key"
+VAPID_KEY_CONTEXT = "vapid"
 
 
 class Environment(StrEnum):
@@ -46,6 +53,10 @@ class Settings(BaseSettings):
 
     secret_key: str = Field("", alias="SECRET_KEY")
     encryption_keys: str = Field("", alias="ENCRYPTION_KEYS")
+    # Web push (RFC 8292): base64url of the raw 32-byte P-256 private key (a PEM is accepted
+    # too). Kept out of repr() so a logged Settings never shows it.
+    vapid_private_key: str = Field("", alias="VAPID_PRIVATE_KEY", repr=False)
+    vapid_subject: str = Field("mailto:support@clientcompass.co.za", alias="VAPID_SUBJECT")
 
     session_idle_seconds: int = Field(24 * 3600, alias="SESSION_IDLE_SECONDS")
     session_absolute_seconds: int = Field(30 * 24 * 3600, alias="SESSION_ABSOLUTE_SECONDS")
@@ -152,6 +163,9 @@ class Settings(BaseSettings):
     def ensure_secrets(self) -> Settings:
         """Fill missing secrets from the data folder in development; refuse in production.
 
+        The VAPID key is checked here too, so a malformed one stops a process at start, not at
+        its first push.
+
         Also the one start-up check every process runs, so it refuses the sandbox in
         production: its stand-in answers unauthenticated control requests.
         """
@@ -160,12 +174,14 @@ class Settings(BaseSettings):
                 "SANDBOX=true is not allowed in production: the WhatsApp sandbox serves an "
                 "unauthenticated Twilio stand-in. Remove SANDBOX or set it to false."
             )
-        if self.secret_key and self.encryption_keys:
+        if self.secret_key and self.encryption_keys and self.vapid_private_key:
+            load_vapid_private_key(self.vapid_private_key)
             return self
         if self.is_production:
             missing = [
                 name
                 for name, value in (
+                    ("VAPID_PRIVATE_KEY", self.vapid_private_key),
                     ("SECRET_KEY", self.secret_key),
                     ("ENCRYPTION_KEYS", self.encryption_keys),
                 )
@@ -182,8 +198,16 @@ class Settings(BaseSettings):
             self.data_dir / "encryption.key",
             generate_key_spec,
         )
+        vapid_private_key = self.vapid_private_key or _read_or_create_vapid_key(
+            self.data_dir / VAPID_KEY_FILE, Keyring(encryption_keys)
+        )
+        load_vapid_private_key(vapid_private_key)
         return self.model_copy(
-            update={"secret_key": secret_key, "encryption_keys": encryption_keys}
+            update={
+                "secret_key": secret_key,
+                "encryption_keys": encryption_keys,
+                "vapid_private_key": vapid_private_key,
+            }
         )
 
 
@@ -211,3 +235,66 @@ def with_database(url: str, database: str) -> str:
 def generate_key_spec(key_id: str = "k1") -> str:
     """A fresh `id:base64key` entry for ENCRYPTION_KEYS."""
     return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"
+
+
+def generate_vapid_private_key() -> str:
+    """A fresh VAPID key in the VAPID_PRIVATE_KEY format: base64url of the raw 32-byte scalar."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def load_vapid_private_key(value: str) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key VAPID_PRIVATE_KEY holds (raw base64url, or PEM); the error names the
+    setting, never the value."""
+    text = value.strip()
+    if not text:
+        raise ConfigurationError(
+            "VAPID_PRIVATE_KEY is not set (in development, ensure_secrets() generates it)"
+        )
+    try:
+        if "-----BEGIN" in text:
+            pem = serialization.load_pem_private_key(
+                text.replace("\\n", "\n").encode(), password=None
+            )
+            if not isinstance(pem, ec.EllipticCurvePrivateKey):
+                raise ValueError("not an EC key")
+            key = pem
+        else:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            if len(raw) != 32:
+                raise ValueError("not 32 bytes")
+            key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigurationError(
+            "VAPID_PRIVATE_KEY must be the base64url raw 32-byte P-256 private key "
+            "(or a PEM); see the README's configuration table"
+        ) from exc
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise ConfigurationError("VAPID_PRIVATE_KEY must be a P-256 (prime256v1) key")
+    return key
+
+
+def _read_or_create_vapid_key(path: Path, keyring: Keyring) -> str:
+    """The development VAPID key, sealed at rest with the keyring. Created once, atomically:
+    processes starting together (`serve`'s web and worker) must not each make their own."""
+    if not path.exists():
+        sealed = keyring.encrypt(generate_vapid_private_key(), context=VAPID_KEY_CONTEXT)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(sealed + "\n")
+            os.link(draft, path)  # fails if another process linked its key first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+    try:
+        return keyring.decrypt(path.read_text().strip(), context=VAPID_KEY_CONTEXT)
+    except (DecryptionError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{path} was sealed with an encryption key that ENCRYPTION_KEYS no longer holds. "
+            "Restore that key, or delete the file to make a new VAPID key (every device then "
+            "has to turn notifications on again)."
+        ) from exc

@@ -21,6 +21,10 @@ from clientcompass.documents import reminder_tasks as document_reminder_tasks
 from clientcompass.documents import replies as document_replies
 from clientcompass.inbox import tasks as inbox_tasks
 from clientcompass.mail import send_mail
+from clientcompass.notifications import digest as notification_digest
+from clientcompass.notifications import email as notification_email
+from clientcompass.notifications import push as notification_push
+from clientcompass.notifications import tasks as notification_tasks
 from clientcompass.whatsapp import media, template_tasks
 from clientcompass.whatsapp import tasks as whatsapp_tasks
 from clientcompass.work import LazyResources
@@ -48,8 +52,14 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     resources = LazyResources(settings, job_app)
 
     @job_app.task(name="send_email", retry=EMAIL_RETRY)
-    async def send_email(to: str, subject: str, body: str) -> None:
-        await send_mail(settings, to=to, subject=subject, body=body)
+    async def send_email(
+        to: str,
+        subject: str,
+        body: str,
+        html: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        await send_mail(settings, to=to, subject=subject, body=body, html=html, headers=headers)
 
     @job_app.periodic(cron="* * * * *", periodic_id="retry-stalled-jobs")
     @job_app.task(name=STALLED_TASK, queueing_lock=STALLED_TASK)
@@ -60,8 +70,14 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     template_tasks.register(job_app, resources)
     contacts_tasks.register(job_app, resources)
     inbox_tasks.register(job_app, resources)
-    conversations_tasks.register(job_app, resources, INBOUND_HANDLERS)
+    conversations_tasks.register(
+        job_app, resources, (*INBOUND_HANDLERS, notification_tasks.on_inbound(resources))
+    )
     document_reminder_tasks.register(job_app, resources)
+    notification_tasks.register(job_app, resources)
+    notification_push.register(job_app, resources)
+    notification_email.register(job_app, resources)
+    notification_digest.register(job_app, resources)
     # Last, so it covers every task registered above: a job that met an outage runs again.
     retry_through_outages(job_app)
     return job_app, resources
@@ -77,6 +93,8 @@ async def _answer_quote(uow: UnitOfWork, inbound: Inbound) -> None:
 
 # What happens after every inbound message, once (conversations/inbound.py): each domain's
 # handler, wired here so the transport and the domains never import one another.
+# The notifications' handler needs the process's resources (Redis), so it joins these in
+# `build_job_app`.
 INBOUND_HANDLERS: tuple[InboundHandler, ...] = (_fetch_media, _answer_quote)
 
 

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import procrastinate
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -21,13 +22,15 @@ from sqlalchemy import text
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, QueuedJob, UnitOfWork, create_engine
-from clientcompass.realtime.bus import Announcer, Publisher
+from clientcompass.realtime.bus import NOTIFY_TASK, NOTIFYING, Announcer, Publisher
 from clientcompass.redis import create_redis
 from clientcompass.twilio_client import TwilioClient, twilio_client
 
 # Opens a unit of work for a tenant: `AppState.unit_of_work` or `Resources.unit_of_work`. A
 # flow that calls an outside service takes this instead of a unit of work, so it can read,
 # release the connection, call, and then write the outcome in a second transaction.
+OUTSIDE_TIMEOUT_SECONDS = 10.0
+
 UnitsOfWork = Callable[[uuid.UUID | None], AbstractAsyncContextManager[UnitOfWork]]
 
 
@@ -40,6 +43,8 @@ class Resources:
     twilio: TwilioClient
     job_app: procrastinate.App
     announcer: Announcer
+    # For outside services other than Twilio (web push): one pool of connections per process.
+    http: httpx.AsyncClient
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
@@ -71,6 +76,10 @@ class LazyResources:
                 twilio=twilio_client(settings),
                 job_app=self.job_app,
                 announcer=Announcer(redis),
+                http=httpx.AsyncClient(
+                    timeout=httpx.Timeout(OUTSIDE_TIMEOUT_SECONDS, connect=5.0),
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                ),
             )
         return self._resources
 
@@ -78,6 +87,7 @@ class LazyResources:
         if self._resources is not None:
             await self._resources.announcer.close()
             await self._resources.twilio.http.aclose()
+            await self._resources.http.aclose()
             await self._resources.redis.aclose()
             await self._resources.db.dispose()
             self._resources = None
@@ -131,9 +141,19 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """A transaction whose queued jobs are written into it, so they commit or vanish with the
     data; its live events go to `publisher` after the commit (None: a one-off command that no
-    open tab listens to, and its events are dropped)."""
+    open tab listens to, and its events are dropped). An event that notifies people
+    (`bus.NOTIFYING`) also becomes a job here, whether or not anyone listens live."""
     async with db.unit_of_work(tenant_id) as uow:
         yield uow
+        for tenant, event, data in uow.announcements:
+            if event in NOTIFYING:
+                kwargs = {
+                    "tenant_id": str(tenant),
+                    "event": event.value,
+                    "data": data,
+                    "notice_id": str(uuid.uuid4()),  # stable across the job's retries
+                }
+                uow.jobs.append(QueuedJob(NOTIFY_TASK, json.loads(json.dumps(kwargs, default=str))))
         if uow.jobs:
             await uow.session.execute(INSERT_JOB, [job_row(job_app, job) for job in uow.jobs])
             uow.jobs.clear()

@@ -27,6 +27,7 @@ FEATURES = {
     "conversations",
     "documents",
     "inbox",
+    "notifications",
     "sandbox",
     "team",
     "whatsapp",

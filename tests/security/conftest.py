@@ -3,6 +3,8 @@ attacker (signed in, with an API token) who must never reach, change or see any 
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from clientcompass.accounts import service as accounts
 from clientcompass.auth import tokens
+from clientcompass.notifications import subscriptions
 from tests.conftest import LiveServer, StandinServer
 from tests.support import factories
 from tests.support.accounts import Account, invite_and_join, sign_up
@@ -66,6 +71,35 @@ def api_token(account: Account, settings_client: httpx.Client) -> tuple[str, str
             return issued.token, str(issued.api_token.id)
 
     return factories.run(factories.settings_of(settings_client), issue)
+
+
+def push_device(account: Account, settings_client: httpx.Client, label: str) -> str:
+    """A device with push on for the account's user (set-up: through the service, so no
+    test notification is queued to a push service that does not exist)."""
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+
+    def b64url(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    async def add(services: factories.Services) -> str:
+        async with services.unit_of_work(account.tenant_id) as uow:
+            row = await subscriptions.subscribe(
+                uow,
+                services.keyring,
+                account.user_id,
+                endpoint=f"https://push.example.test/send/{uuid.uuid4().hex}",
+                p256dh=b64url(point),
+                auth=b64url(os.urandom(16)),
+                user_agent="",
+                label=label,
+            )
+            return str(row.id)
+
+    return factories.run(factories.settings_of(settings_client), add)
 
 
 def created(response: httpx.Response) -> dict[str, Any]:
@@ -204,6 +238,8 @@ def populated_business(live_server: LiveServer, standin: StandinServer, label: s
     )
     assert pending.status_code == 202, pending.text[:500]
     tenant.add("import", pending.json()["id"])
+    tenant.add("subscription", push_device(account, client, f"Phone {label}{mark}"))
+    tenant.secrets.append(f"Phone {label}{mark}")
     return tenant
 
 

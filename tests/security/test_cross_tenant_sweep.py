@@ -58,6 +58,7 @@ PARAMETER_KINDS = {
     "invitation_id": "invitation",
     "token_id": "token",
     "channel_id": "channel",
+    "subscription_id": "subscription",
 }
 
 # Routes anyone may call, and why that is safe. Everything else needs a session or a token.
@@ -69,9 +70,16 @@ PUBLIC = {
     "/d/{token}/pdf": "the signed public document link",
     "/d/{token}/logo": "the signed public document link",
     "/m/{token}/{filename}": "the signed media link Twilio fetches",
+    "/notifications/unsubscribe/{token}": (
+        "the signed unsubscribe link of a notification email (tests/notifications/"
+        "test_unsubscribe.py tests the signature)"
+    ),
     "/sandbox/media/{token}": "the sandbox phone's signed media link (development only)",
     "/__twilio": "the built-in Twilio stand-in (development only; Twilio's own auth)",
     "/static": "static assets",
+    "/manifest.webmanifest": "the web app manifest (public by design)",
+    "/sw.js": "the service worker script (public by design)",
+    "/offline": "the offline page the service worker caches; holds nothing personal",
     "/favicon.ico": "static asset",
     "/healthz": "liveness probe",
     "/readyz": "readiness probe",

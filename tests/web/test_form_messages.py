@@ -49,6 +49,9 @@ ACTIONS = {
     "/templates/{template_id}/sync",
     "/d/{token}/accept",
     "/d/{token}/decline",
+    "/settings/notifications/devices/{subscription_id:uuid}/remove",
+    # One-click unsubscribe (RFC 8058): a button on the page an email's link opens.
+    "/notifications/unsubscribe/{token}",
 }
 for _kind in ("quotes", "invoices"):
     for _action in ("finalise", "duplicate", "delete", "accept", "decline", "convert"):

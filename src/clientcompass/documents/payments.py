@@ -14,6 +14,7 @@ from clientcompass.documents.service import Kind, add_event, get_document
 from clientcompass.documents.status import balance_cents, business_today, paid_status
 from clientcompass.errors import Conflict, InvalidInput
 from clientcompass.models import DocumentStatus, Payment
+from clientcompass.realtime.bus import Event
 
 
 async def record_payment(
@@ -63,4 +64,11 @@ async def record_payment(
         method=data.method.value,
     )
     await uow.session.flush()
+    if invoice.status == DocumentStatus.PAID.value:
+        uow.announce(
+            Event.DOCUMENT_PAID,
+            document_id=str(invoice.id),
+            number=invoice.number,
+            actor_id=str(actor.user_id),
+        )
     return payment

@@ -74,7 +74,12 @@ async def assign(
     data = {"assignee_id": str(assignee_id) if assignee_id else None, "assignee_name": name}
     record_event(uow, conversation.id, kind, actor, data=data)
     await uow.session.flush()
-    uow.announce(Event.CONVERSATION_ASSIGNED, conversation_id=str(conversation.id), **data)
+    uow.announce(
+        Event.CONVERSATION_ASSIGNED,
+        conversation_id=str(conversation.id),
+        actor_id=str(actor.user_id),
+        **data,
+    )
     return conversation
 
 

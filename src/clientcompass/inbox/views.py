@@ -141,7 +141,7 @@ async def inbox_rows(request: Request, state: State, principal: CurrentPrincipal
 @router.get("/inbox/events")
 async def inbox_events(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     """Server-Sent Events for this business; resumes after `Last-Event-ID` (or `?last_event_id=`)."""
-    return sse.response(request, state.redis, principal.tenant_id)
+    return sse.response(request, state.redis, principal.tenant_id, user_id=principal.user_id)
 
 
 @router.get("/inbox/{conversation_id:uuid}")

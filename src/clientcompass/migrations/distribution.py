@@ -78,6 +78,7 @@ APP_FUNCTIONS: Mapping[str, FunctionUse] = {
     "cc_inbound_unhandled": FunctionUse.SWEEP,
     "cc_files_expired": FunctionUse.SWEEP,
     "cc_media_stuck": FunctionUse.SWEEP,
+    "cc_digest_tenants": FunctionUse.SWEEP,
     "cc_files_hold": FunctionUse.TRIGGER,
     "cc_file_chunks_guard": FunctionUse.TRIGGER,
     "procrastinate_defer_jobs_v1": FunctionUse.QUEUE,

@@ -17,6 +17,11 @@ from clientcompass.models.inbox import (
     ConversationLabel,
     EventKind,
 )
+from clientcompass.models.notifications import (
+    NotificationPreference,
+    NotificationReceipt,
+    PushSubscription,
+)
 from clientcompass.models.tenant import BusinessProfile, Tenant, TenantSetting
 from clientcompass.models.user import ApiToken, Invitation, LoginIndex, PasswordReset, Role, User
 from clientcompass.models.whatsapp import (
@@ -60,9 +65,12 @@ __all__ = [
     "MessageMedia",
     "MessageStatus",
     "MessageTemplate",
+    "NotificationPreference",
+    "NotificationReceipt",
     "PasswordReset",
     "Payment",
     "PaymentMethod",
+    "PushSubscription",
     "Retention",
     "Role",
     "StoredFile",

@@ -234,6 +234,13 @@ class Message(TenantOwned, Timestamped, Base):
             "created_at",
             postgresql_where=text("direction = 'inbound' AND handled_at IS NULL"),
         ),
+        Index(
+            "uq_messages_tenant_id_client_key",
+            "tenant_id",
+            "client_key",
+            unique=True,
+            postgresql_where=text("client_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -257,6 +264,9 @@ class Message(TenantOwned, Timestamped, Base):
     # Set, for an inbound message, by the transaction that did its follow-up work
     # (conversations/inbound.py): the work is done once however often its job runs.
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The composer's idempotency key: a reply sent again (typed offline, sent on reconnect by
+    # a retry or a second tab) finds the message the first send stored.
+    client_key: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # Full-text search over bodies. The tenant is a lexeme of its own, so one GIN lookup
     # intersects "this tenant" with the words (no btree_gin needed). Queried through
     # cc_inbox_search() (migration 0008): under RLS the index could not be used.

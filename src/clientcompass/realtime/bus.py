@@ -35,8 +35,28 @@ class Event(StrEnum):
     CONVERSATION_NOTE = "conversation.note"
     DOCUMENT_ACCEPTED = "document.accepted"
     DOCUMENT_DECLINED = "document.declined"
+    DOCUMENT_PAID = "document.paid"
+    # A flow handed the conversation to a person (the flows issue announces it).
+    CONVERSATION_HANDOFF = "conversation.handoff"
     # Sent by the SSE reader itself when the capped stream lost events a client asked for.
     RESYNC = "resync"
+
+
+# Events that may also reach people who aren't looking (web push, email): the unit of work
+# writes a `NOTIFY_TASK` job for each into its own transaction (work.py), so a notification
+# exists exactly when its change does. A customer's message is stored by the webhook's fast
+# path, outside any unit of work: its notifications are fanned out by the inbound pipeline's
+# one follow-up job instead (notifications/tasks.on_inbound), off the webhook's hot path.
+NOTIFY_TASK = "notifications.on_event"
+NOTIFYING: frozenset[Event] = frozenset(
+    {
+        Event.CONVERSATION_ASSIGNED,
+        Event.CONVERSATION_HANDOFF,
+        Event.DOCUMENT_ACCEPTED,
+        Event.DOCUMENT_DECLINED,
+        Event.DOCUMENT_PAID,
+    }
+)
 
 
 class Publisher(Protocol):

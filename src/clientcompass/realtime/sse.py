@@ -25,6 +25,7 @@ from starlette.responses import StreamingResponse
 
 from clientcompass.draining import Draining, draining_of
 from clientcompass.realtime import bus
+from clientcompass.realtime.presence import Viewing
 from clientcompass.redis import REDIS_ERRORS
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -141,10 +142,47 @@ async def _ending_on_outage(stream: AsyncIterator[str]) -> AsyncIterator[str]:
 HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 
 
-def response(request: Request, redis: Redis, tenant_id: uuid.UUID) -> StreamingResponse:
-    """The tenant's events from `Last-Event-ID` (or `?last_event_id=`), unbuffered by proxies."""
+async def _marking_presence(stream: AsyncIterator[str], viewing: Viewing) -> AsyncIterator[str]:
+    """While the stream runs, its person counts as looking at the conversation (no push for
+    it, notifications/fanout.py); every frame, keep-alives included, renews that."""
+    try:
+        async for chunk in stream:
+            await viewing.refresh()
+            yield chunk
+    finally:
+        # Not awaited here: a client that went away cancels this stream's scope, and anyio
+        # cancels every await inside it. A mark left behind lapses on its own.
+        leaving = asyncio.get_running_loop().create_task(viewing.leave())
+        _LEAVING.add(leaving)
+        leaving.add_done_callback(_left)
+
+
+_LEAVING: set[asyncio.Task[None]] = set()
+
+
+def _left(task: asyncio.Task[None]) -> None:
+    _LEAVING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a Redis error here is harmless (the mark lapses)
+
+
+def response(
+    request: Request, redis: Redis, tenant_id: uuid.UUID, *, user_id: uuid.UUID | None = None
+) -> StreamingResponse:
+    """The tenant's events from `Last-Event-ID` (or `?last_event_id=`), unbuffered by proxies.
+    With `?viewing=<conversation id>` and a person, marks them present on that conversation."""
     last = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    stream = event_stream(redis, tenant_id, last, draining=draining_of(request.app))
-    return StreamingResponse(
-        _ending_on_outage(stream), media_type="text/event-stream", headers=HEADERS
+    stream = _ending_on_outage(
+        event_stream(redis, tenant_id, last, draining=draining_of(request.app))
     )
+    viewing = _uuid(request.query_params.get("viewing", ""))
+    if viewing is not None and user_id is not None:
+        stream = _marking_presence(stream, Viewing(redis, tenant_id, viewing, user_id))
+    return StreamingResponse(stream, media_type="text/event-stream", headers=HEADERS)
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from clientcompass.accounts.service import (
     create_user,
@@ -23,7 +23,14 @@ from clientcompass.auth.principal import Principal
 from clientcompass.auth.tokens import revoke_all_tokens
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
-from clientcompass.models import BusinessProfile, Invitation, Role, Tenant, User
+from clientcompass.models import (
+    BusinessProfile,
+    Invitation,
+    PushSubscription,
+    Role,
+    Tenant,
+    User,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -266,6 +273,12 @@ async def remove_member(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID) -
     member.removed_by = actor.user_id
     await revoke_all_tokens(uow, actor.tenant_id, member.id)
     await expire_reset_links(uow, actor.tenant_id, member.id)
+    # Nothing more is pushed to their phones.
+    await uow.session.execute(
+        delete(PushSubscription)
+        .where(PushSubscription.tenant_id == actor.tenant_id)
+        .where(PushSubscription.user_id == member.id)
+    )
     # Their email is free again: to sign up elsewhere, or to be invited back.
     await release_login(uow, member.email)
     await uow.session.flush()

@@ -1,0 +1,1 @@
+"""Notifications: web push and email, per person, triggered by the domain's events."""

@@ -1,0 +1,285 @@
+"""Web push delivery: one job per notice for all its devices, VAPID-signed (RFC 8292), aes128gcm-encrypted
+(RFC 8291), POSTed to the device's push service (RFC 8030).
+
+pywebpush does the crypto (`WebPusher.encode`, py_vapid's `Vapid.sign`); the request is ours
+on httpx, so it is async, bounded by a timeout and shares one connection pool per process.
+The job reads the subscription, lets go of the database, then calls the push service, and
+writes the outcome in a second transaction: a push service that is slow or down holds no
+connection and never slows a webhook or a page, only this job, which backs off and retries.
+
+Nothing here logs a payload, a subscription's keys or the VAPID private key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+import httpx
+import procrastinate
+import structlog
+from cryptography.hazmat.primitives import serialization
+from py_vapid import Vapid  # type: ignore[import-untyped]
+from pywebpush import WebPusher  # type: ignore[import-untyped]
+from sqlalchemy import delete, select, update
+
+from clientcompass.config import Settings, load_vapid_private_key
+from clientcompass.models import PushSubscription
+from clientcompass.notifications import outbox, subscriptions
+from clientcompass.work import LazyResources, Resources
+
+log = structlog.get_logger(__name__)
+
+TIMEOUT_SECONDS = 10.0
+# RFC 8292 §2: exp at most 24 hours ahead; 12 leaves room for a push service's clock.
+VAPID_LIFETIME_SECONDS = 12 * 3600
+# 6 attempts, 4 s after the first, then 16 s, 64 s, ~4 min, ~17 min: about 22 minutes in all,
+# after which a "new message" alert is stale anyway. A Retry-After longer than the step wins,
+# up to an hour.
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 4
+MAX_RETRY_AFTER_SECONDS = 3600
+# "Last used" is shown to the person per device; a burst of pushes to one phone writes it once.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class Result(StrEnum):
+    DELIVERED = "delivered"
+    GONE = "gone"  # 404/410: the browser dropped the subscription; delete the row
+    RETRY = "retry"  # 429, 5xx, network error, timeout: try again later
+    REJECTED = "rejected"  # any other 4xx: retrying the same request cannot help
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    status: int | None = None
+    retry_after: float | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def _vapid(private_key: str) -> Vapid:
+    return Vapid(load_vapid_private_key(private_key))
+
+
+def vapid_public_key(settings: Settings) -> str:
+    """The `applicationServerKey` a page subscribes with: base64url of the 65-byte point."""
+    point = _vapid(settings.vapid_private_key).public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(point).decode().rstrip("=")
+
+
+def origin(endpoint: str) -> str:
+    """RFC 8292 §2: the JWT's audience is the push resource's origin."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# Signed VAPID headers per (key, subject, push service origin): an ECDSA signature per push
+# was a tenth of a push's CPU, and one token serves a push service for an hour.
+_signed: dict[tuple[str, str, str], tuple[float, str]] = {}
+SIGNED_REUSE_SECONDS = 3600
+
+
+def authorization(settings: Settings, endpoint: str) -> str:
+    """The VAPID Authorization (`vapid t=…,k=…`) for this push service, reused for an hour
+    of its 12-hour life."""
+    audience = origin(endpoint)
+    cache_key = (settings.vapid_private_key, settings.vapid_subject, audience)
+    now = time.time()
+    cached = _signed.get(cache_key)
+    if cached is not None and now - cached[0] < SIGNED_REUSE_SECONDS:
+        return cached[1]
+    claims = {
+        "aud": audience,
+        "exp": int(now) + VAPID_LIFETIME_SECONDS,
+        "sub": settings.vapid_subject,
+    }
+    signed: dict[str, str] = _vapid(settings.vapid_private_key).sign(claims)
+    if len(_signed) > 1000:  # one entry per push service in practice; never unbounded
+        _signed.clear()
+    _signed[cache_key] = (now, signed["Authorization"])
+    return signed["Authorization"]
+
+
+def request_headers(settings: Settings, endpoint: str, push: outbox.Push) -> dict[str, str]:
+    """The RFC 8030 headers and the VAPID Authorization."""
+    return {
+        "Authorization": authorization(settings, endpoint),
+        "TTL": str(max(0, push.ttl_seconds)),
+        "Urgency": push.urgency.value,
+        "Topic": push.topic,
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+    }
+
+
+def encrypt(endpoint: str, keys: subscriptions.Keys, push: outbox.Push) -> bytes:
+    """The payload (`{"title","body","url","tag"}`) encrypted to the device's keys."""
+    data = json.dumps(push.payload(), separators=(",", ":")).encode()
+    pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": keys.p256dh, "auth": keys.auth}})
+    body: bytes = pusher.encode(data, content_encoding="aes128gcm")["body"]
+    return body
+
+
+async def deliver(
+    http: httpx.AsyncClient,
+    settings: Settings,
+    endpoint: str,
+    keys: subscriptions.Keys,
+    push: outbox.Push,
+) -> Outcome:
+    """POST one encrypted push; what the push service said, as what to do next."""
+    body = encrypt(endpoint, keys, push)
+    headers = request_headers(settings, endpoint, push)
+    try:
+        response = await http.post(endpoint, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        log.warning(
+            "push service unreachable", host=urlsplit(endpoint).hostname, error=type(exc).__name__
+        )
+        return Outcome(Result.RETRY)
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome(Result.DELIVERED, status)
+    if status in (404, 410):
+        return Outcome(Result.GONE, status)
+    if status == 429 or status >= 500:
+        return Outcome(Result.RETRY, status, _retry_after(response.headers.get("Retry-After")))
+    # The push service's own words help an operator (a VAPID mismatch, a payload too big);
+    # they never hold the payload or keys, which only we know.
+    log.warning(
+        "push service refused a push",
+        host=urlsplit(endpoint).hostname,
+        status=status,
+        reason=response.text[:200],
+    )
+    return Outcome(Result.REJECTED, status)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def backoff_seconds(attempt: int, retry_after: float | None) -> float:
+    """4 s, 16 s, 64 s…, never sooner than the push service's Retry-After (up to an hour)."""
+    wait = float(BACKOFF_BASE_SECONDS ** (attempt + 1))
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+    return wait
+
+
+@dataclass(frozen=True)
+class Target:
+    id: uuid.UUID
+    endpoint: str
+    keys: subscriptions.Keys
+    fresh: bool  # last_used_at was written less than LAST_USED_PRECISION ago
+
+
+async def send(
+    resources: Resources,
+    tenant_id: uuid.UUID,
+    subscription_ids: list[uuid.UUID],
+    push: outbox.Push,
+    *,
+    attempt: int = 0,
+) -> dict[uuid.UUID, Outcome]:
+    """The job's work: read the devices, release the transaction, push to all of them side by
+    side, then write the outcomes in one transaction: a device the push service calls gone is
+    deleted, and the ones to retry get a job of their own, later (the same transaction, so a
+    crash loses neither)."""
+    async with resources.unit_of_work(tenant_id) as uow:
+        rows = (
+            await uow.session.scalars(
+                select(PushSubscription)
+                .where(PushSubscription.tenant_id == tenant_id)
+                .where(PushSubscription.id.in_(subscription_ids))
+            )
+        ).all()
+        targets = [
+            Target(
+                row.id,
+                row.endpoint,
+                subscriptions.keys_of(resources.keyring, row),
+                row.last_used_at is not None and uow.now - row.last_used_at < LAST_USED_PRECISION,
+            )
+            for row in rows  # a device removed since the push was queued is simply absent
+        ]
+    if not targets:
+        return {}
+    results = await asyncio.gather(
+        *(deliver(resources.http, resources.settings, t.endpoint, t.keys, push) for t in targets)
+    )
+    outcomes = {target.id: outcome for target, outcome in zip(targets, results, strict=True)}
+    used = [t.id for t in targets if outcomes[t.id].result is Result.DELIVERED and not t.fresh]
+    gone = [t for t in targets if outcomes[t.id].result is Result.GONE]
+    again = [t.id for t in targets if outcomes[t.id].result is Result.RETRY]
+    if not (used or gone or again):
+        return outcomes
+    async with resources.unit_of_work(tenant_id) as uow:
+        if used:
+            await uow.session.execute(
+                update(PushSubscription)
+                .where(PushSubscription.tenant_id == tenant_id)
+                .where(PushSubscription.id.in_(used))
+                .values(last_used_at=uow.now)
+            )
+        for target in gone:
+            # Only the row that still has this endpoint: a device that subscribed again
+            # since has a new one, and stays.
+            await uow.session.execute(
+                delete(PushSubscription)
+                .where(PushSubscription.tenant_id == tenant_id)
+                .where(PushSubscription.id == target.id)
+                .where(PushSubscription.endpoint == target.endpoint)
+            )
+            log.info("push subscription gone; removed", subscription_id=str(target.id))
+        if again and attempt + 1 < MAX_ATTEMPTS:
+            wait = backoff_seconds(
+                attempt, max((outcomes[i].retry_after or 0.0) for i in again) or None
+            )
+            outbox.queue_push(uow, again, push, attempt=attempt + 1, schedule_in=wait)
+        elif again:
+            log.warning("push not delivered; giving up", devices=len(again), attempts=attempt + 1)
+    return outcomes
+
+
+def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
+    """Register the push job (on the notifications queue). A push service's refusals are
+    retried by the job itself, per device; an outage of our own database is retried by
+    `worker_loop.OutageRetry`, the whole batch again."""
+
+    @job_app.task(name=outbox.PUSH_TASK, queue="notifications")
+    async def push_to_devices(
+        tenant_id: str, subscription_ids: list[str], push: dict[str, object], attempt: int = 0
+    ) -> None:
+        await send(
+            await lazy.get(),
+            uuid.UUID(tenant_id),
+            [uuid.UUID(s) for s in subscription_ids],
+            outbox.push_from_job(push),
+            attempt=attempt,
+        )
