@@ -49,7 +49,7 @@ from clientcompass.team import api as team_api
 from clientcompass.team import views as team_views
 from clientcompass.twilio_client import twilio_client
 from clientcompass.twilio_standin import create_standin
-from clientcompass.web import ops, pages
+from clientcompass.web import ops, pages, pwa
 from clientcompass.web.assets import StaticAssets, node_modules_dir, served_folders
 from clientcompass.web.auth import csrf_token_for
 from clientcompass.web.errors import API_ERROR_RESPONSES, install_error_handlers
@@ -211,6 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
         team_views.router,
         notifications_views.router,
         notifications_unsubscribe.router,
+        pwa.router,
         pages.router,
     ):
         app.include_router(router)

@@ -93,6 +93,14 @@ class MessageIn(BaseModel):
     text: str = Field("", max_length=4096)
     media_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1)
     template: TemplateSend | None = None
+    client_key: uuid.UUID | None = Field(
+        None,
+        description=(
+            "Idempotency key (a UUID you generate per message). Sending again with the same "
+            "key, after a timeout or a lost connection, returns the message the first send "
+            "stored instead of sending it twice. Keys are kept per business."
+        ),
+    )
 
     @model_validator(mode="after")
     def _something(self) -> MessageIn:

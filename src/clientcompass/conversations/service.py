@@ -9,6 +9,7 @@ the system actor (`actor=None`), and its history says so.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from clientcompass.conversations.queries import find_conversation_contact
 from clientcompass.conversations.schemas import MessageIn
 from clientcompass.conversations.window import closed_window_message, window_state
 from clientcompass.db import UnitOfWork
-from clientcompass.errors import InvalidInput, NotFound
+from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.models import (
     Channel,
     Contact,
@@ -43,6 +44,11 @@ SET_STATUS = text(
     "SELECT cc_set_conversation_status(:tenant_id, :conversation_id, "
     "CAST(:status AS conversation_status), CAST(:until AS timestamptz), :author_id, :by, "
     ":reason, :now)"
+)
+# Sends that carry one idempotency key queue behind each other until the first commits, so
+# the second finds its message instead of tripping the unique index (and failing).
+LOCK_CLIENT_KEY = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('client_key:' || :tenant_id || ':' || :key, 0))"
 )
 
 # Who acts: a member, or None for the system (reminders, quote answers, flows, the snooze alarm).
@@ -274,9 +280,18 @@ async def send(
     uow: UnitOfWork, actor: Actor, conversation_id: uuid.UUID, outgoing: outbound.Outgoing
 ) -> Message:
     """The one way to send: check the 24-hour window, store the message `queued` in the outbox
-    (its send job is written in this transaction), and show it in every open inbox."""
+    (its send job is written in this transaction), and show it in every open inbox.
+
+    With `outgoing.client_key`, a send repeated (a reply typed offline and sent on reconnect,
+    a retry, a second tab) returns the message the first one stored, and stores nothing."""
     outbound.check(outgoing)
     conversation, _contact = await find_conversation_contact(uow, conversation_id)
+    if outgoing.client_key is not None:
+        sent = await _sent_with_key(uow, outgoing.client_key)
+        if sent is not None:
+            if sent.conversation_id != conversation.id:
+                raise Conflict("That client_key was already used for another conversation.")
+            return sent
     state = window_state(conversation.last_inbound_at, uow.now)
     if not outgoing.content_sid and not state.is_open:
         raise WindowClosed(closed_window_message(state), field="body")
@@ -292,21 +307,37 @@ async def send(
     return message
 
 
+async def _sent_with_key(uow: UnitOfWork, client_key: uuid.UUID) -> Message | None:
+    """The message already stored under this key, after waiting for any send holding it."""
+    assert uow.tenant_id is not None
+    await uow.session.execute(
+        LOCK_CLIENT_KEY, {"tenant_id": str(uow.tenant_id), "key": str(client_key)}
+    )
+    return await uow.session.scalar(
+        select(Message)
+        .where(Message.tenant_id == uow.tenant_id)
+        .where(Message.client_key == client_key)
+    )
+
+
 async def outgoing_from(
     uow: UnitOfWork, data: MessageIn, conversation_id: uuid.UUID
 ) -> outbound.Outgoing:
     """What an API caller asked to send: text and a file, a template by id (checked: approved,
     every value filled, of this conversation's number) or a raw ContentSid."""
+    key = data.client_key
     if data.template is None:
-        return outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids))
+        return outbound.Outgoing(body=data.text, media_ids=tuple(data.media_ids), client_key=key)
     if data.template.id is not None:
-        return await templates.outgoing_for(
+        chosen = await templates.outgoing_for(
             uow, data.template.id, data.template.variables, conversation_id=conversation_id
         )
+        return dataclasses.replace(chosen, client_key=key)
     return outbound.Outgoing(
         content_sid=data.template.content_sid,
         content_variables=data.template.variables,
         preview_text=data.template.preview,
+        client_key=key,
     )
 
 

@@ -145,7 +145,10 @@ async def list_messages(
 async def send_message(
     conversation_id: uuid.UUID, data: MessageIn, state: State, principal: CurrentPrincipal
 ) -> MessageOut:
-    """Accepted means stored as `queued`: it will be sent even if this process dies now."""
+    """Accepted means stored as `queued`: it will be sent even if this process dies now.
+
+    Give a `client_key` (a UUID of yours) to make the send safe to retry: the same key again
+    answers with the message already stored, and sends nothing more."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         outgoing = await conversations.outgoing_from(uow, data, conversation_id)
         message = await conversations.send(uow, principal, conversation_id, outgoing)

@@ -244,13 +244,18 @@ async def reply(
         media_ids = (uuid.UUID(media_id),) if media_id else ()
     except ValueError:
         media_ids = ()
+    # The composer's per-draft key (inbox.js): a reply sent again on reconnect is stored once.
+    try:
+        client_key = uuid.UUID(form["client_key"]) if form.get("client_key") else None
+    except ValueError:
+        client_key = None
     try:
         async with state.unit_of_work(principal.tenant_id) as uow:
             await conversations.send(
                 uow,
                 principal,
                 conversation_id,
-                outbound.Outgoing(body=text, media_ids=media_ids),
+                outbound.Outgoing(body=text, media_ids=media_ids, client_key=client_key),
             )
     except DomainError as exc:
         return await _page(

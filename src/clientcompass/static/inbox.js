@@ -37,7 +37,9 @@
     }
     // Each region is its own source, so htmx queues refreshes per region (the latest wins)
     // instead of one region's request swallowing another's.
-    return window.htmx.ajax("GET", url, { source: el, target: el, swap: "innerHTML" });
+    // Offline, a refresh fails (htmx says so); the next live event or reconnect refreshes.
+    return window.htmx.ajax("GET", url, { source: el, target: el, swap: "innerHTML" })
+      .catch(function () { /* no connection: nothing to swap */ });
   }
 
   function refreshList() { later("list", function () { refresh("conversations", rowsUrl); }, 80); }
@@ -85,7 +87,11 @@
   var opened = false;
   function connect() {
     var last = root.getAttribute("data-last-event-id") || "";
-    var source = new EventSource("/inbox/events" + (last ? "?last_event_id=" + encodeURIComponent(last) : ""));
+    // `viewing` marks this person as looking at the open conversation: no push for it.
+    var query = [];
+    if (last) { query.push("last_event_id=" + encodeURIComponent(last)); }
+    if (conversationId) { query.push("viewing=" + encodeURIComponent(conversationId)); }
+    var source = new EventSource("/inbox/events" + (query.length ? "?" + query.join("&") : ""));
     source.onopen = function () {
       root.setAttribute("data-live", "on");
       if (opened) { refreshList(); refreshThread(); }
@@ -114,7 +120,7 @@
     var id = event.detail.target && event.detail.target.id;
     if (id === "conversations") { updateTitle(); }
     if (id === "thread") { scrollThread(false); }
-    if (id === "composer") { wireComposer(); }
+    if (id === "composer") { wireComposer(); wireReplyKey(); }
   });
 
   // Selects that act at once (assignee, status filter, snooze).
@@ -247,6 +253,109 @@
     });
   }
   wireComposer();
+
+  // Replies that survive a lost connection. Each draft carries a key made here (client_key):
+  // however often it is sent (again on reconnect, from a second tab) the server stores it
+  // once. Offline, the reply stays in the composer, says it will go when the phone is back
+  // online, and goes then. A refusal (window closed, signed out) is left to the server's own
+  // page, as a plain form post would be.
+  var KEYS = "cc:client-key:";
+  var waiting = null;
+  var sending = false;
+
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    var b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  }
+
+  function keyStore(form, value) {
+    var name = KEYS + form.getAttribute("action");
+    try {
+      if (value === undefined) { return localStorage.getItem(name); }
+      if (value) { localStorage.setItem(name, value); } else { localStorage.removeItem(name); }
+    } catch (e) { /* storage blocked: the key lives as long as the page */ }
+    return null;
+  }
+
+  function sendState(form, text) {
+    var note = form.querySelector("[data-send-state]");
+    if (!note) {
+      note = document.createElement("p");
+      note.setAttribute("role", "status");
+      note.setAttribute("aria-live", "polite");
+      note.setAttribute("data-send-state", "");
+      note.setAttribute("data-testid", "send-state");
+      form.insertBefore(note, form.querySelector(".composer-actions"));
+    }
+    note.textContent = text;
+    note.className = text ? "notice small" : "";
+    form.setAttribute("data-pending", text ? "yes" : "no");
+  }
+
+  function wireReplyKey() {
+    var form = document.querySelector('#composer form[data-window="open"]');
+    if (!form || form.querySelector('[name="client_key"]')) { return; }
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "client_key";
+    input.value = keyStore(form) || newKey();
+    form.append(input);
+    sendState(form, "");
+  }
+  wireReplyKey();
+
+  function waitForConnection(form) {
+    waiting = form;
+    sendState(form, "Not sent yet: no connection. Will send when you're back online.");
+    // Online but the network failed (load-shedding at the tower): try again now and then too.
+    if (navigator.onLine !== false) { later("resend", function () { deliver(form); }, 15000); }
+  }
+
+  function deliver(form) {
+    if (sending || !form.isConnected) { return; }
+    var key = form.querySelector('[name="client_key"]');
+    if (key) { keyStore(form, key.value); }
+    if (navigator.onLine === false) { waitForConnection(form); return; }
+    sending = true;
+    sendState(form, "Sending…");
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    fetch(form.getAttribute("action"), {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": meta ? meta.getAttribute("content") : "" }
+    }).then(function (response) {
+      sending = false;
+      var landed = new URL(response.url, window.location.href).pathname;
+      if (response.ok && response.redirected && landed === "/inbox/" + conversationId) {
+        waiting = null;
+        keyStore(form, null);
+        window.location.assign(landed);
+      } else {
+        HTMLFormElement.prototype.submit.call(form);
+      }
+    }, function () {
+      sending = false;
+      waitForConnection(form);
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement) ||
+        !form.matches('#composer form[data-window="open"]') || !window.fetch) {
+      return;
+    }
+    event.preventDefault();
+    deliver(form);
+  });
+
+  window.addEventListener("online", function () {
+    if (waiting) { deliver(waiting); }
+  });
 
   // The window countdown, and the switch to templates when it reaches zero.
   setInterval(function () {

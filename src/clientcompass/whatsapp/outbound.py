@@ -29,6 +29,9 @@ class Outgoing:
     content_sid: str = ""
     content_variables: dict[str, str] | None = None
     preview_text: str = ""
+    # The sender's idempotency key (the composer's per-draft UUID, or the API's): a second
+    # send with it finds the message the first one stored (conversations.send()).
+    client_key: uuid.UUID | None = None
 
 
 def backoff(attempt: int) -> timedelta:
@@ -72,6 +75,7 @@ async def enqueue(
         status_times={MessageStatus.QUEUED.value: uow.now.isoformat()},
         error_message="",
         author_id=author_id,
+        client_key=outgoing.client_key,
         send_attempts=0,
         next_attempt_at=uow.now,
         created_at=uow.now,
