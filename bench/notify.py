@@ -1,0 +1,289 @@
+"""Web push under a burst of customers' messages: from a signed webhook to the encrypted push
+reaching the push service.
+
+100 businesses, each with 5 people on 2 devices (1,000 subscribed devices). Every business
+gets messages from new customers (each one "New conversation or lead", so every device of
+that business is pushed), sent as Twilio-signed webhooks at a steady rate. The push service is
+the test stand-in (tests/support/push_service.py): it checks each push's VAPID signature and
+decrypts it, as a browser's push service and the browser would. Two `clientcompass worker`
+processes do the work, as in the production topology.
+
+Reported: pushes per second delivered, p50/p95 from a webhook's send to each of its pushes
+arriving, duplicates and missing pushes (both must be 0), and the webhook's own latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from tests.support.push_service import PushService, PushServiceServer
+from twilio.request_validator import RequestValidator
+
+from bench.harness import stack
+from clientcompass.auth.passwords import hash_password
+from clientcompass.config import Settings
+from clientcompass.crypto import Keyring
+from clientcompass.db import Database, create_engine
+from clientcompass.notifications import push as web_push
+from clientcompass.notifications import subscriptions
+
+TENANTS = int(os.environ.get("BENCH_NOTIFY_TENANTS", "100"))
+PEOPLE = 5
+DEVICES_PER_PERSON = 2
+MESSAGES = int(os.environ.get("BENCH_NOTIFY_MESSAGES", "300"))
+RATE = float(os.environ.get("BENCH_NOTIFY_RATE", "20"))  # webhooks per second
+WORKERS = 2
+CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def business(url: str, twilio_url: str, i: int) -> dict[str, str]:
+    """A business signed up through the form, with a WhatsApp sender connected."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        token = CSRF.search(client.get("/signup").text).group(1)  # type: ignore[union-attr]
+        client.post(
+            "/signup",
+            data={
+                "business_name": f"Bench Plumbing {i}",
+                "owner_name": f"Owner {i}",
+                "email": f"bench-notify-{i}-{uuid.uuid4().hex[:6]}@example.co.za",
+                "password": "bench password 1",
+                "csrf_token": token,
+            },
+        )
+        account = httpx.post(f"{twilio_url}/_control/accounts", json={}).json()
+        csrf = CSRF.search(client.get("/settings/account").text).group(1)  # type: ignore[union-attr]
+        response = client.post(
+            "/api/v1/channels",
+            json={**account, "whatsapp_from": f"whatsapp:+2782{1_000_000 + i}"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        response.raise_for_status()
+        me = client.get("/api/v1/me").json()
+        return {**response.json(), **account, "tenant_id": me["tenant_id"]}
+
+
+def add_team(owner_url: str, tenant_id: str) -> list[uuid.UUID]:
+    """Four teammates besides the owner, written directly (set-up, not what is measured)."""
+    password = hash_password("bench password 1")
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        people = [
+            row[0]
+            for row in conn.execute(
+                "select id from users where tenant_id = %s", (tenant_id,)
+            ).fetchall()
+        ]
+        for n in range(PEOPLE - len(people)):
+            user_id = uuid.uuid4()
+            conn.execute(
+                "insert into users (tenant_id, id, email, name, password_hash, role, is_active, "
+                "created_at) values (%s, %s, %s, %s, %s, 'agent', true, now())",
+                (
+                    tenant_id,
+                    user_id,
+                    f"agent{n}-{user_id.hex[:8]}@example.co.za",
+                    f"Agent {n}",
+                    password,
+                ),
+            )
+            people.append(user_id)
+    return people
+
+
+async def add_devices(
+    settings: Settings, push_service: PushService, teams: dict[str, list[uuid.UUID]]
+) -> int:
+    """Each person subscribes two devices, as the settings page does."""
+    key = web_push.vapid_public_key(settings)
+    keyring = Keyring(settings.encryption_keys)
+    db = Database(create_engine(settings.app_database_url(), pool_size=2))
+    count = 0
+    try:
+        for tenant_id, people in teams.items():
+            async with db.unit_of_work(uuid.UUID(tenant_id)) as uow:
+                for person in people:
+                    for _ in range(DEVICES_PER_PERSON):
+                        browser = push_service.subscribe(key)
+                        await subscriptions.subscribe(
+                            uow,
+                            keyring,
+                            person,
+                            endpoint=browser["endpoint"],
+                            p256dh=browser["keys"]["p256dh"],
+                            auth=browser["keys"]["auth"],
+                            user_agent="Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile",
+                        )
+                        count += 1
+    finally:
+        await db.dispose()
+    return count
+
+
+def webhook(channel: dict[str, str], i: int) -> tuple[str, dict[str, str], dict[str, str]]:
+    phone = f"+2784{1_000_000 + i}"
+    sid = f"SM{uuid.uuid4().hex}"
+    form = {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": channel["account_sid"],
+        "From": f"whatsapp:{phone}",
+        "To": channel["whatsapp_from"],
+        "Body": f"Bench message {i}: my geyser is leaking",
+        "NumMedia": "0",
+        "WaId": phone.lstrip("+"),
+        "ProfileName": f"Customer {i}",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
+    url = channel["inbound_webhook_url"]
+    signature = RequestValidator(channel["auth_token"]).compute_signature(url, form)
+    return url, form, {"X-Twilio-Signature": signature}
+
+
+async def send_burst(channels: list[dict[str, str]]) -> tuple[dict[int, float], list[float]]:
+    """MESSAGES webhooks at RATE per second, round robin over the businesses."""
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    prepared = [webhook(channels[i % len(channels)], i) for i in range(MESSAGES)]
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def one(i: int) -> None:
+            url, form, headers = prepared[i]
+            sent[i] = time.time()
+            started = time.perf_counter()
+            response = await http.post(url, data=form, headers=headers)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"webhook {i} answered {response.status_code}")
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(MESSAGES):
+            delay = start + i / RATE - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    return sent, latencies
+
+
+def workers_ready(owner_url: str, count: int) -> None:
+    """Wait until `count` workers have registered (and so listen for new jobs), then a
+    moment more for their listeners."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("select count(*) from procrastinate_workers").fetchone()
+            if row is not None and row[0] >= count:
+                time.sleep(1)
+                return
+            time.sleep(0.2)
+    raise RuntimeError("the workers did not start")
+
+
+def queue_waits(owner_url: str) -> list[tuple[str, float, float]]:
+    """Per task: p50 and p95 from being queued (or due) to a worker starting it, in ms."""
+    with psycopg.connect(owner_url) as conn:
+        rows = conn.execute(
+            "select j.task_name, "
+            "percentile_cont(0.5) within group (order by extract(epoch from s.at - d.at)), "
+            "percentile_cont(0.95) within group (order by extract(epoch from s.at - d.at)) "
+            "from procrastinate_jobs j "
+            "join procrastinate_events d on d.job_id = j.id and d.type = 'deferred' "
+            "join procrastinate_events s on s.job_id = j.id and s.type = 'started' "
+            "where j.task_name like 'notifications.%%' or j.task_name like 'conversations.%%' "
+            "group by j.task_name order by 1"
+        ).fetchall()
+    return [(name, p50 * 1000, p95 * 1000) for name, p50, p95 in rows]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    server = PushServiceServer()
+    push_service = server.start()
+    try:
+        with stack() as app:
+            started = time.perf_counter()
+            channels = [business(app.url, app.twilio_url, i) for i in range(TENANTS)]
+            teams = {c["tenant_id"]: add_team(app.owner_url, c["tenant_id"]) for c in channels}
+            settings = Settings.model_validate(
+                {
+                    "database_url": app.owner_url,
+                    "data_dir": Path(app.env["CLIENTCOMPASS_DATA_DIR"]),
+                    "secret_key": app.env["SECRET_KEY"],
+                    "encryption_keys": app.env["ENCRYPTION_KEYS"],
+                }
+            ).ensure_secrets()
+            devices = asyncio.run(add_devices(settings, push_service, teams))
+            print(
+                f"set up {TENANTS} businesses, {devices} devices in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+            env = {**app.env, "WORKER_CONCURRENCY": "16"}
+            workers = [
+                subprocess.Popen([sys.executable, "-m", "clientcompass", "worker"], env=env)
+                for _ in range(WORKERS)
+            ]
+            try:
+                workers_ready(app.owner_url, WORKERS)
+                sent, webhook_ms = asyncio.run(send_burst(channels))
+                expected = MESSAGES * PEOPLE * DEVICES_PER_PERSON
+                try:
+                    push_service.wait_for_deliveries(expected, timeout=120)
+                except AssertionError as exc:
+                    print(f"not every push arrived: {exc}", flush=True)
+                time.sleep(2)  # anything extra (a duplicate) would arrive now
+                waits = queue_waits(app.owner_url)
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    worker.wait(timeout=30)
+    finally:
+        server.stop()
+
+    deliveries = push_service.deliveries()
+    seen: dict[tuple[int, str], int] = {}
+    latencies: list[float] = []
+    for delivery in deliveries:
+        found = re.match(r"Bench message (\d+):", str(delivery.payload.get("body", "")))
+        if found is None:
+            continue
+        i = int(found.group(1))
+        seen[(i, delivery.endpoint)] = seen.get((i, delivery.endpoint), 0) + 1
+        latencies.append((delivery.received_at - sent[i]) * 1000)
+    duplicates = sum(n - 1 for n in seen.values())
+    missing = expected - len(seen)
+    first = min(sent.values())
+    last = max(d.received_at for d in deliveries) if deliveries else first
+    print(f"BENCH notify_devices {devices} devices")
+    print(f"BENCH notify_messages {MESSAGES} messages")
+    print(f"BENCH notify_pushes_per_second {len(latencies) / max(last - first, 1e-9):.1f} pushes/s")
+    print(f"BENCH notify_webhook_to_push_p50 {percentile(latencies, 50):.0f} ms")
+    print(f"BENCH notify_webhook_to_push_p95 {percentile(latencies, 95):.0f} ms")
+    print(f"BENCH notify_duplicates {duplicates} pushes")
+    print(f"BENCH notify_missing {missing} pushes")
+    print(f"BENCH notify_webhook_p50 {percentile(webhook_ms, 50):.1f} ms")
+    print(f"BENCH notify_webhook_p95 {percentile(webhook_ms, 95):.1f} ms", flush=True)
+    for name, p50, p95 in waits:
+        label = name.replace(".", "_")
+        print(f"BENCH notify_queue_wait_{label}_p50 {p50:.0f} ms")
+        print(f"BENCH notify_queue_wait_{label}_p95 {p95:.0f} ms", flush=True)
+    if duplicates or missing:
+        raise SystemExit(f"{duplicates} duplicate and {missing} missing pushes")
+
+
+if __name__ == "__main__":
+    main()
