@@ -12,6 +12,7 @@ from typing import Any
 import procrastinate
 import structlog
 
+from clientcompass import events
 from clientcompass.config import Settings
 from clientcompass.contacts import tasks as contacts_tasks
 from clientcompass.conversations import tasks as conversations_tasks
@@ -74,7 +75,7 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
         job_app, resources, (*INBOUND_HANDLERS, notification_tasks.on_inbound(resources))
     )
     document_reminder_tasks.register(job_app, resources)
-    notification_tasks.register(job_app, resources)
+    events.register(job_app, resources, (notification_tasks.on_event(resources),))
     notification_push.register(job_app, resources)
     notification_email.register(job_app, resources)
     notification_digest.register(job_app, resources)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +22,13 @@ from sqlalchemy import text
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
 from clientcompass.db import Database, QueuedJob, UnitOfWork, create_engine
-from clientcompass.realtime.bus import NOTIFY_TASK, NOTIFYING, Announcer, Publisher
+from clientcompass.realtime.bus import DURABLE, EVENT_TASK, Announcer, Event, Publisher
 from clientcompass.redis import create_redis
 from clientcompass.twilio_client import TwilioClient, twilio_client
+
+# What acts on a durable event (bus.DURABLE), in the event job's unit of work: given the
+# event, its data, and an id that stays the same when the job runs again. Wired in jobs.py.
+EventHandler = Callable[[UnitOfWork, Event, dict[str, Any], str], Awaitable[None]]
 
 # Opens a unit of work for a tenant: `AppState.unit_of_work` or `Resources.unit_of_work`. A
 # flow that calls an outside service takes this instead of a unit of work, so it can read,
@@ -141,19 +145,19 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """A transaction whose queued jobs are written into it, so they commit or vanish with the
     data; its live events go to `publisher` after the commit (None: a one-off command that no
-    open tab listens to, and its events are dropped). An event that notifies people
-    (`bus.NOTIFYING`) also becomes a job here, whether or not anyone listens live."""
+    open tab listens to, and its events are dropped). An event something must act on
+    (`bus.DURABLE`) also becomes a job here, whether or not anyone listens live."""
     async with db.unit_of_work(tenant_id) as uow:
         yield uow
         for tenant, event, data in uow.announcements:
-            if event in NOTIFYING:
+            if event in DURABLE:
                 kwargs = {
                     "tenant_id": str(tenant),
                     "event": event.value,
                     "data": data,
-                    "notice_id": str(uuid.uuid4()),  # stable across the job's retries
+                    "event_id": str(uuid.uuid4()),  # stable across the job's retries
                 }
-                uow.jobs.append(QueuedJob(NOTIFY_TASK, json.loads(json.dumps(kwargs, default=str))))
+                uow.jobs.append(QueuedJob(EVENT_TASK, json.loads(json.dumps(kwargs, default=str))))
         if uow.jobs:
             await uow.session.execute(INSERT_JOB, [job_row(job_app, job) for job in uow.jobs])
             uow.jobs.clear()

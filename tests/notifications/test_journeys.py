@@ -96,7 +96,7 @@ def test_a_new_customer_reaches_the_owners_phone_and_a_quote_answer_the_mailbox_
     # The same notice's job run again (a worker died after its commit) sends nothing twice.
     rerun = owner_conn.execute(
         "update procrastinate_jobs set status = 'todo', attempts = 0 "
-        "where task_name = 'notifications.on_event' and args->>'tenant_id' = %s "
+        "where task_name = 'events.after_commit' and args->>'tenant_id' = %s "
         "and args->>'event' = 'document.accepted'",
         (str(tenant_id),),
     )
@@ -104,7 +104,7 @@ def test_a_new_customer_reaches_the_owners_phone_and_a_quote_answer_the_mailbox_
     live_server.run_jobs()
     statuses = owner_conn.execute(
         "select distinct status from procrastinate_jobs "
-        "where task_name = 'notifications.on_event' and args->>'tenant_id' = %s",
+        "where task_name = 'events.after_commit' and args->>'tenant_id' = %s",
         (str(tenant_id),),
     ).fetchall()
     assert statuses == [("succeeded",)]

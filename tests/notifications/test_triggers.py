@@ -13,7 +13,7 @@ import redis as sync_redis
 
 from clientcompass.models import Role
 from clientcompass.realtime import presence
-from clientcompass.realtime.bus import NOTIFY_TASK
+from clientcompass.realtime.bus import EVENT_TASK
 from tests.conftest import LiveServer, StandinServer
 from tests.support import factories
 from tests.support.documents import finalised, vat_business
@@ -28,7 +28,7 @@ def notify_jobs(owner_conn: psycopg.Connection, tenant_id: uuid.UUID) -> list[di
     rows = owner_conn.execute(
         "select args from procrastinate_jobs where task_name = %s and args->>'tenant_id' = %s "
         "order by id",
-        (NOTIFY_TASK, str(tenant_id)),
+        (EVENT_TASK, str(tenant_id)),
     ).fetchall()
     return [row[0] for row in rows]
 

@@ -1,11 +1,11 @@
-"""The notification jobs: an event fanned out to people, their devices and their mailboxes."""
+"""The notification handlers: an event or a customer's message fanned out to people, their
+devices and their mailboxes, in the job that follows it."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-import procrastinate
 import structlog
 from sqlalchemy import select
 
@@ -16,8 +16,8 @@ from clientcompass.models import User
 from clientcompass.notifications import email, fanout
 from clientcompass.notifications.fanout import Notice
 from clientcompass.notifications.kinds import LABELS, Kind
-from clientcompass.realtime.bus import NOTIFY_TASK, Event
-from clientcompass.work import LazyResources
+from clientcompass.realtime.bus import Event
+from clientcompass.work import EventHandler, LazyResources
 
 log = structlog.get_logger(__name__)
 
@@ -80,27 +80,23 @@ def on_inbound(lazy: LazyResources) -> InboundHandler:
     return notify
 
 
-def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
-    @job_app.task(
-        name=NOTIFY_TASK,
-        queue="notifications",
-        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2),
-    )
-    async def on_event(
-        tenant_id: str, event: str, data: dict[str, Any], notice_id: str = ""
-    ) -> None:
+def on_event(lazy: LazyResources) -> EventHandler:
+    """The durable events' notification handler (wired in jobs.EVENT_HANDLERS)."""
+
+    async def notify(uow: UnitOfWork, event: Event, data: dict[str, Any], event_id: str) -> None:
+        notice = await fanout.notice_for(uow, event, data)
+        if notice is None:
+            return
         resources = await lazy.get()
-        async with resources.unit_of_work(uuid.UUID(tenant_id)) as uow:
-            notice = await fanout.notice_for(uow, Event(event), data)
-            if notice is None:
-                return
-            done = await fanout.deliver(
-                uow, resources.redis, notice, email=emails_for(resources.settings, notice_id)
-            )
+        done = await fanout.deliver(
+            uow, resources.redis, notice, email=emails_for(resources.settings, event_id)
+        )
         log.info(
             "notification fanned out",
-            event_name=event,
+            event_name=event.value,
             kind=notice.kind.value,
             pushes=done.pushes,
             skipped=done.skipped,
         )
+
+    return notify

@@ -36,25 +36,31 @@ class Event(StrEnum):
     DOCUMENT_ACCEPTED = "document.accepted"
     DOCUMENT_DECLINED = "document.declined"
     DOCUMENT_PAID = "document.paid"
+    LEAD_CREATED = "lead.created"
+    LEAD_STAGE_CHANGED = "lead.stage_changed"
+    CONTACT_CONSENT = "contact.consent"
     # A flow handed the conversation to a person (the flows issue announces it).
     CONVERSATION_HANDOFF = "conversation.handoff"
     # Sent by the SSE reader itself when the capped stream lost events a client asked for.
     RESYNC = "resync"
 
 
-# Events that may also reach people who aren't looking (web push, email): the unit of work
-# writes a `NOTIFY_TASK` job for each into its own transaction (work.py), so a notification
-# exists exactly when its change does. A customer's message is stored by the webhook's fast
-# path, outside any unit of work: its notifications are fanned out by the inbound pipeline's
-# one follow-up job instead (notifications/tasks.on_inbound), off the webhook's hot path.
-NOTIFY_TASK = "notifications.on_event"
-NOTIFYING: frozenset[Event] = frozenset(
+# Events that something must act on after the change, whether or not a tab is open: a
+# notification, a lead's stage, an outgoing webhook. The unit of work writes an `EVENT_TASK`
+# job for each into its own transaction (work.py), so the job exists exactly when the change
+# does; the job runs every handler wired in jobs.EVENT_HANDLERS. A customer's message is
+# stored by the webhook's fast path, outside any unit of work: its follow-ups run in the
+# inbound pipeline's one job instead (conversations/inbound.py), off the webhook's hot path.
+EVENT_TASK = "events.after_commit"
+DURABLE: frozenset[Event] = frozenset(
     {
         Event.CONVERSATION_ASSIGNED,
         Event.CONVERSATION_HANDOFF,
         Event.DOCUMENT_ACCEPTED,
         Event.DOCUMENT_DECLINED,
         Event.DOCUMENT_PAID,
+        Event.LEAD_CREATED,
+        Event.LEAD_STAGE_CHANGED,
     }
 )
 
