@@ -76,6 +76,19 @@ def choose(
     factories.run(settings, save)
 
 
+def agent(
+    settings: Settings, tenant_id: uuid.UUID, owner_id: uuid.UUID, name: str
+) -> factories.Account:
+    return factories.teammate(
+        settings,
+        tenant_id,
+        owner_id,
+        email=factories.unique_email("agent"),
+        role=Role.AGENT,
+        name=name,
+    )
+
+
 def fan_out(
     settings: Settings,
     tenant_id: uuid.UUID,
@@ -133,18 +146,11 @@ def test_a_new_customer_reaches_every_device_of_the_team_with_what_the_lock_scre
     client: httpx.Client, settings: Settings, shop: Shop
 ) -> None:
     tenant_id, owner_id = factories.signed_in_as(client)
-    agent = factories.teammate(
-        settings,
-        tenant_id,
-        owner_id,
-        email=factories.unique_email("agent"),
-        role=Role.AGENT,
-        name="Thandi",
-    )
+    thandi = agent(settings, tenant_id, owner_id, "Thandi")
     owner_phone = add_device(settings, tenant_id, owner_id)
     owner_laptop = add_device(settings, tenant_id, owner_id)
-    agent_phone = add_device(settings, tenant_id, agent.user_id)
-    choose(settings, tenant_id, agent.user_id, Preferences(hide_content=True))
+    agent_phone = add_device(settings, tenant_id, thandi.user_id)
+    choose(settings, tenant_id, thandi.user_id, Preferences(hide_content=True))
 
     conversation_id, data = inbound_event(client, shop)
     notice, pushes = fan_out(settings, tenant_id, Event.MESSAGE_CREATED, data)
@@ -168,14 +174,7 @@ def test_preferences_quiet_hours_and_an_open_conversation_each_silence_exactly_t
 ) -> None:
     tenant_id, owner_id = factories.signed_in_as(client)
     people = {
-        name: factories.teammate(
-            settings,
-            tenant_id,
-            owner_id,
-            email=factories.unique_email(name),
-            role=Role.AGENT,
-            name=name,
-        ).user_id
+        name: agent(settings, tenant_id, owner_id, name).user_id
         for name in ("muted", "quiet", "watching", "plain")
     }
     devices = {name: add_device(settings, tenant_id, user) for name, user in people.items()}
@@ -219,20 +218,13 @@ def test_an_assignment_tells_the_assignee_only_and_not_when_they_took_it_themsel
     client: httpx.Client, settings: Settings, shop: Shop
 ) -> None:
     tenant_id, owner_id = factories.signed_in_as(client)
-    agent = factories.teammate(
-        settings,
-        tenant_id,
-        owner_id,
-        email=factories.unique_email("agent"),
-        role=Role.AGENT,
-        name="Thandi",
-    )
+    thandi = agent(settings, tenant_id, owner_id, "Thandi")
     owner_device = add_device(settings, tenant_id, owner_id)
-    agent_device = add_device(settings, tenant_id, agent.user_id)
+    agent_device = add_device(settings, tenant_id, thandi.user_id)
     conversation_id, _ = inbound_event(client, shop)
     data = {
         "conversation_id": conversation_id,
-        "assignee_id": str(agent.user_id),
+        "assignee_id": str(thandi.user_id),
         "actor_id": str(owner_id),
     }
 
@@ -241,7 +233,7 @@ def test_an_assignment_tells_the_assignee_only_and_not_when_they_took_it_themsel
     assert set(pushes) == {str(agent_device)}
     assert pushes[str(agent_device)][0]["title"] == "Sipho is assigned to you"
 
-    took_it = {**data, "actor_id": str(agent.user_id)}
+    took_it = {**data, "actor_id": str(thandi.user_id)}
     _, pushes = fan_out(settings, tenant_id, Event.CONVERSATION_ASSIGNED, took_it)
     assert pushes == {}
     assert str(owner_device) not in pushes
@@ -251,21 +243,14 @@ def test_a_later_message_in_an_assigned_conversation_goes_to_its_assignee_alone(
     client: httpx.Client, settings: Settings, standin: StandinServer, shop: Shop
 ) -> None:
     tenant_id, owner_id = factories.signed_in_as(client)
-    agent = factories.teammate(
-        settings,
-        tenant_id,
-        owner_id,
-        email=factories.unique_email("agent"),
-        role=Role.AGENT,
-        name="Thandi",
-    )
+    thandi = agent(settings, tenant_id, owner_id, "Thandi")
     owner_device = add_device(settings, tenant_id, owner_id)
-    agent_device = add_device(settings, tenant_id, agent.user_id)
+    agent_device = add_device(settings, tenant_id, thandi.user_id)
     conversation_id, _ = inbound_event(client, shop)
     headers = api_headers(client)
     assigned = client.post(
         f"/api/v1/conversations/{conversation_id}/assignee",
-        json={"assignee_id": str(agent.user_id)},
+        json={"assignee_id": str(thandi.user_id)},
         headers=headers,
     )
     assert assigned.status_code in (200, 204), assigned.text

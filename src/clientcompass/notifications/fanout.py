@@ -20,9 +20,11 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import exists, select
 
+from clientcompass.conversations.queries import find_conversation_contact
 from clientcompass.db import UnitOfWork
 from clientcompass.documents.service import Kind as DocumentKind
 from clientcompass.documents.views_common import SLUGS
+from clientcompass.errors import NotFound
 from clientcompass.inbox.display import zone
 from clientcompass.models import (
     BusinessProfile,
@@ -88,21 +90,15 @@ def _uuid(value: object) -> uuid.UUID | None:
 
 
 async def _conversation_and_contact(
-    uow: UnitOfWork, conversation_id: uuid.UUID
+    uow: UnitOfWork, conversation_id: uuid.UUID | None
 ) -> tuple[Conversation, Contact] | None:
-    row = (
-        await uow.session.execute(
-            select(Conversation, Contact)
-            .join(
-                Contact,
-                (Contact.tenant_id == Conversation.tenant_id)
-                & (Contact.id == Conversation.contact_id),
-            )
-            .where(Conversation.tenant_id == uow.tenant_id)
-            .where(Conversation.id == conversation_id)
-        )
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+    """The conversation an event is about, or None when it is gone (or not this tenant's)."""
+    if conversation_id is None:
+        return None
+    try:
+        return await find_conversation_contact(uow, conversation_id)
+    except NotFound:
+        return None
 
 
 def _name(contact: Contact) -> str:
@@ -150,11 +146,8 @@ async def notice_for_inbound(uow: UnitOfWork, message_id: uuid.UUID) -> Notice |
 
 async def _assigned(uow: UnitOfWork, data: Mapping[str, Any]) -> Notice | None:
     assignee = _uuid(data.get("assignee_id"))
-    conversation_id = _uuid(data.get("conversation_id"))
-    if assignee is None or conversation_id is None:
-        return None
-    found = await _conversation_and_contact(uow, conversation_id)
-    if found is None:
+    found = await _conversation_and_contact(uow, _uuid(data.get("conversation_id")))
+    if assignee is None or found is None:
         return None
     conversation, contact = found
     return Notice(
@@ -170,10 +163,7 @@ async def _assigned(uow: UnitOfWork, data: Mapping[str, Any]) -> Notice | None:
 
 
 async def _handoff(uow: UnitOfWork, data: Mapping[str, Any]) -> Notice | None:
-    conversation_id = _uuid(data.get("conversation_id"))
-    if conversation_id is None:
-        return None
-    found = await _conversation_and_contact(uow, conversation_id)
+    found = await _conversation_and_contact(uow, _uuid(data.get("conversation_id")))
     if found is None:
         return None
     conversation, contact = found
