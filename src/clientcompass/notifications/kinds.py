@@ -11,7 +11,9 @@ class Channel(StrEnum):
 
 
 class Kind(StrEnum):
-    NEW_CONVERSATION = "new_conversation"  # a new customer writes (a new conversation or lead)
+    # A new customer writes (a new conversation or lead), or anyone writes in a conversation
+    # nobody is assigned to: an unassigned conversation is the whole team's.
+    NEW_CONVERSATION = "new_conversation"
     ASSIGNED_MESSAGE = "assigned_message"  # a new message in a conversation assigned to me
     ASSIGNED = "assigned"  # a conversation was assigned to me
     HANDOFF = "handoff"  # a flow handed a conversation to a person
@@ -21,7 +23,7 @@ class Kind(StrEnum):
 
 
 LABELS: dict[Kind, str] = {
-    Kind.NEW_CONVERSATION: "New conversation or lead",
+    Kind.NEW_CONVERSATION: "New conversation or lead (and messages in unassigned ones)",
     Kind.ASSIGNED_MESSAGE: "New message in a conversation assigned to me",
     Kind.ASSIGNED: "A conversation is assigned to me",
     Kind.HANDOFF: "A flow hands a conversation to a person",
