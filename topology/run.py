@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import redis
 
-from clientcompass.config import generate_key_spec
+from clientcompass.config import generate_key_spec, generate_vapid_private_key
 from clientcompass.realtime import bus
 from topology import proxy, traffic
 from topology.processes import (
@@ -121,6 +121,7 @@ def base_env(redis_url: str, proxy_url: str, standin_url: str) -> dict[str, str]
         "REDIS_URL": redis_url,
         "SECRET_KEY": "topology-secret-" + "k" * 40,
         "ENCRYPTION_KEYS": generate_key_spec("k1"),
+        "VAPID_PRIVATE_KEY": generate_vapid_private_key(),
         "PUBLIC_BASE_URL": proxy_url,
         "TWILIO_API_BASE_URL": standin_url,
         "TWILIO_CONTENT_BASE_URL": standin_url,

@@ -6,7 +6,6 @@ the VAPID private key never reaches the log."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -275,7 +274,7 @@ def test_the_stand_in_refuses_a_push_signed_with_another_key(
             return await push.deliver(http, settings, endpoint, keys_of(browser), message)
 
     # Another server's key, honestly named in k=: not the key this device subscribed with.
-    assert asyncio.run(deliver(impostor)) == push.Outcome(push.Result.REJECTED, 403)
+    assert run_async(lambda: deliver(impostor)) == push.Outcome(push.Result.REJECTED, 403)
     # Another server's signature under our public key: the signature check fails.
     forged = Vapid(load_vapid_private_key(impostor.vapid_private_key)).sign(
         {
@@ -297,7 +296,7 @@ def test_the_stand_in_refuses_a_push_signed_with_another_key(
     assert "InvalidSignatureError" in reasons[1] and "InvalidAudienceError" in reasons[2]
     assert push_service.deliveries(endpoint) == []
     # And the genuine request, for contrast, is taken.
-    assert asyncio.run(deliver(app_settings)) == push.Outcome(push.Result.DELIVERED, 201)
+    assert run_async(lambda: deliver(app_settings)) == push.Outcome(push.Result.DELIVERED, 201)
 
 
 def test_the_stand_in_refuses_what_a_browser_could_not_read(

@@ -68,13 +68,19 @@ def test_inbound_image_is_fetched_stored_and_served_to_members_only(
         )
         conversation = conversation_with(client, phone)
         assert conversation["last_message_preview"] == "📷 Photo"
-        live_server.run_jobs()  # first fetch meets the 404 and is retried
-        assert media_rows(owner_conn, account.tenant_id) != [("stored", "image/png", "")]
+        live_server.run_jobs()  # the first fetch meets the 404 and is retried (2 s later)
         run_jobs_until(
             live_server,
             lambda: media_rows(owner_conn, account.tenant_id) == [("stored", "image/png", "")],
             message="the retried fetch",
         )
+        # The 404 was met and retried: the fetch job ran twice (not "stored at once").
+        (attempts,) = owner_conn.execute(
+            "select max(attempts) from procrastinate_jobs where task_name = 'whatsapp.fetch_media' "
+            "and args->>'tenant_id' = %s",
+            (str(account.tenant_id),),
+        ).fetchone()  # type: ignore[misc]
+        assert attempts == 2
         page = client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()
         [item] = page["messages"][0]["media"]
         assert item["state"] == "stored" and item["size"] == len(PNG)
