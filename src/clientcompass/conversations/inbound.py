@@ -30,6 +30,37 @@ SWEEP_TASK = "conversations.sweep_inbound"
 
 
 @dataclass(frozen=True)
+class Location:
+    """A pin the customer shared: an answer to "where is the job?" as good as a typed one."""
+
+    latitude: float
+    longitude: float
+    address: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Referral:
+    """The click-to-WhatsApp ad a message came from (stored only when an ad sent it)."""
+
+    source_id: str
+    source_type: str
+    source_url: str
+    ctwa_clid: str
+    headline: str
+    body: str
+    media_id: str
+    media_content_type: str
+    media_url: str
+    num_media: str
+
+
+def _block(details: dict[str, Any], key: str) -> dict[str, Any]:
+    value = details.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
 class Inbound:
     """A customer's message as handlers see it."""
 
@@ -42,8 +73,47 @@ class Inbound:
 
     @property
     def button_payload(self) -> str:
-        button: Any = self.message.details.get("button") or {}
-        return str(button.get("payload") or "") if isinstance(button, dict) else ""
+        return str(_block(self.message.details, "button").get("payload") or "")
+
+    @property
+    def list_id(self) -> str:
+        """The id of the list-picker item chosen (Twilio's `ListId`); "" for anything else."""
+        return str(_block(self.message.details, "list").get("id") or "")
+
+    @property
+    def location(self) -> Location | None:
+        pin = _block(self.message.details, "location")
+        try:
+            latitude, longitude = float(pin["latitude"]), float(pin["longitude"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            return None
+        return Location(
+            latitude, longitude, str(pin.get("address") or ""), str(pin.get("label") or "")
+        )
+
+    @property
+    def referral(self) -> Referral | None:
+        ad = _block(self.message.details, "referral")
+        if not any(ad.get(key) for key in ("CtwaClid", "SourceId", "SourceUrl")):
+            return None
+
+        def field(name: str) -> str:
+            return str(ad.get(name) or "")
+
+        return Referral(
+            source_id=field("SourceId"),
+            source_type=field("SourceType"),
+            source_url=field("SourceUrl"),
+            ctwa_clid=field("CtwaClid"),
+            headline=field("Headline"),
+            body=field("Body"),
+            media_id=field("MediaId"),
+            media_content_type=field("MediaContentType"),
+            media_url=field("MediaUrl"),
+            num_media=field("NumMedia"),
+        )
 
 
 InboundHandler = Callable[[UnitOfWork, Inbound], Awaitable[None]]

@@ -4,8 +4,10 @@ Parameter names follow Twilio's "request to your incoming message Webhook URL" g
 and real WhatsApp deliveries: the SMS-era ``SmsMessageSid``/``SmsSid``/``SmsStatus``
 duplicates, ``WaId`` (the sender's digits without ``+``), ``ProfileName``, indexed
 ``MediaUrl{N}``/``MediaContentType{N}``, quick-reply ``ButtonPayload``/``ButtonText``,
-replies (``OriginalRepliedMessageSid``/``Sender``), shared locations and the
-click-to-WhatsApp ``Referral*`` block, plus ``ChannelMetadata`` as a JSON string.
+a list-picker choice's ``ListId``/``ListTitle``, replies
+(``OriginalRepliedMessageSid``/``Sender``), shared locations and the click-to-WhatsApp
+``Referral*`` block (``ReferralNumMedia=0`` on every message), plus ``ChannelMetadata`` as
+a JSON string.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class InboundIn(BaseModel):
     media: list[MediaIn] = Field(default_factory=list)
     button_payload: str | None = None
     button_text: str | None = None
+    list_id: str | None = None  # the chosen list-picker item's id
+    list_title: str | None = None
     original_replied_message_sid: str | None = None
     latitude: float | None = None
     longitude: float | None = None
@@ -78,6 +82,8 @@ def message_type(payload: InboundIn, content_types: list[str]) -> str:
         return payload.message_type
     if payload.button_payload is not None:
         return "button"
+    if payload.list_id is not None:
+        return "interactive"
     if payload.latitude is not None:
         return "location"
     if content_types:
@@ -120,6 +126,9 @@ def webhook_params(
         params["ButtonPayload"] = payload.button_payload
         params["ButtonText"] = payload.button_text or payload.body
         context["ButtonText"] = params["ButtonText"]
+    if payload.list_id is not None:
+        params["ListId"] = payload.list_id
+        params["ListTitle"] = payload.list_title or payload.body
     if payload.forwarded is not None:
         params["Forwarded"] = params["FrequentlyForwarded"] = str(payload.forwarded).lower()
         context["Forwarded"] = params["Forwarded"]

@@ -60,6 +60,28 @@ def customer_phone(params: Mapping[str, str]) -> str:
     return params.get("From", "").removeprefix("whatsapp:").strip()
 
 
+# Twilio's click-to-WhatsApp fields (the incoming-message webhook guide). `ReferralNumMedia`
+# comes on every WhatsApp message, "0" when no ad sent it (Twilio's changelog of 2023-01-12),
+# so a message came from an ad only when it names its source or carries Meta's click id.
+REFERRAL_PREFIX = "Referral"
+AD_MARKERS = ("ReferralCtwaClid", "ReferralSourceId", "ReferralSourceUrl")
+
+
+def is_from_ad(params: Mapping[str, str]) -> bool:
+    return any(params.get(key, "").strip() for key in AD_MARKERS)
+
+
+def _referral(params: Mapping[str, str]) -> dict[str, str] | None:
+    """Every `Referral*` field as sent (prefix dropped), for an ad's message only."""
+    if not is_from_ad(params):
+        return None
+    return {
+        key.removeprefix(REFERRAL_PREFIX): value
+        for key, value in params.items()
+        if key.startswith(REFERRAL_PREFIX) and key != REFERRAL_PREFIX
+    }
+
+
 def _details(params: Mapping[str, str]) -> dict[str, Any]:
     details: dict[str, Any] = {"twilio": dict(params)}
     if params.get("ButtonPayload") or params.get("ButtonText"):
@@ -67,6 +89,8 @@ def _details(params: Mapping[str, str]) -> dict[str, Any]:
             "payload": params.get("ButtonPayload", ""),
             "text": params.get("ButtonText", ""),
         }
+    if params.get("ListId"):  # a list-picker choice: match it by id, never by its title
+        details["list"] = {"id": params["ListId"], "title": params.get("ListTitle", "")}
     if params.get("OriginalRepliedMessageSid"):
         details["reply_to"] = {
             "sid": params["OriginalRepliedMessageSid"],
@@ -79,10 +103,8 @@ def _details(params: Mapping[str, str]) -> dict[str, Any]:
             "address": params.get("Address", ""),
             "label": params.get("Label", ""),
         }
-    referral = {
-        k.removeprefix("Referral"): v for k, v in params.items() if k.startswith("Referral") and v
-    }
-    if referral:
+    referral = _referral(params)
+    if referral is not None:
         details["referral"] = referral
     return details
 
@@ -107,6 +129,8 @@ def preview(body: str, media: list[dict[str, str]], details: Mapping[str, Any]) 
         return body[:200]
     if "button" in details:
         return str(details["button"]["text"] or details["button"]["payload"])[:200]
+    if "list" in details:
+        return str(details["list"]["title"] or details["list"]["id"])[:200]
     if "location" in details:
         return "📍 Location"
     if media:
