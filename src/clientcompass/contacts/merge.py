@@ -15,17 +15,26 @@ import uuid
 from sqlalchemy import delete, select, update
 
 from clientcompass.auth.principal import Principal
-from clientcompass.contacts import repository
+from clientcompass.contacts import consent, repository
 from clientcompass.contacts.service import display_name
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput
-from clientcompass.models import Contact, Conversation, ConversationStatus, Document, Message
+from clientcompass.models import (
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Document,
+    Lead,
+    Message,
+)
 from clientcompass.models.inbox import ConversationEvent, ConversationLabel
 
 # Every table with a foreign key to contacts or conversations, so a merge leaves nothing
 # behind. tests/test_contacts_merge.py compares these with the database's foreign keys.
-CONTACT_REFERENCES = frozenset({"conversations", "documents"})
-CONVERSATION_REFERENCES = frozenset({"messages", "conversation_events", "conversation_labels"})
+CONTACT_REFERENCES = frozenset({"conversations", "documents", "leads", "marketing_consent_events"})
+CONVERSATION_REFERENCES = frozenset(
+    {"messages", "conversation_events", "conversation_labels", "leads"}
+)
 SKIP_SESSION_SYNC = {"synchronize_session": False}
 
 
@@ -60,7 +69,7 @@ async def _labels(uow: UnitOfWork, conversation: Conversation) -> set[str]:
 async def _fold_conversation(uow: UnitOfWork, kept: Conversation, gone: Conversation) -> None:
     """Move one conversation's thread into another on the same channel, then delete it."""
     tenant_id = kept.tenant_id
-    for model in (Message, ConversationEvent):
+    for model in (Message, ConversationEvent, Lead):
         await uow.session.execute(
             update(model)
             .where(model.tenant_id == tenant_id, model.conversation_id == gone.id)
@@ -131,12 +140,14 @@ async def merge_contacts(
         else:
             await _fold_conversation(uow, kept, conversation)
     await uow.session.flush()
-    await uow.session.execute(
-        update(Document)
-        .where(Document.tenant_id == tenant_id, Document.contact_id == duplicate.id)
-        .values(contact_id=keep.id)
-        .execution_options(**SKIP_SESSION_SYNC)
-    )
+    for owned in (Document, Lead):
+        await uow.session.execute(
+            update(owned)
+            .where(owned.tenant_id == tenant_id, owned.contact_id == duplicate.id)
+            .values(contact_id=keep.id)
+            .execution_options(**SKIP_SESSION_SYNC)
+        )
+    await consent.merge_into(uow, keep, duplicate)
     _merged_fields(keep, duplicate)
     keep.updated_at = uow.now
     await uow.session.delete(duplicate)

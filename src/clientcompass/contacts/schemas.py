@@ -127,6 +127,14 @@ class ContactPatch(BaseModel):
         return None if value is None else normalise_tags(value)
 
 
+class MarketingConsent(BaseModel):
+    """Whether marketing messages may go to this contact (POPIA s69; contacts/consent.py)."""
+
+    opted_in: bool = Field(description="false once they replied STOP (or a member recorded it)")
+    opted_out_at: datetime | None = None
+    how: str = Field("", description='how they opted out, e.g. "replied STOP"')
+
+
 class ContactOut(BaseModel):
     """A superset of the first API's contact (id, phone, name, profile_name, email, created_at)."""
 
@@ -142,6 +150,7 @@ class ContactOut(BaseModel):
     wa_id: str
     created_at: datetime
     updated_at: datetime | None
+    marketing: MarketingConsent
 
 
 class ContactConversation(BaseModel):

@@ -20,6 +20,7 @@ from clientcompass.contacts.schemas import (
     ContactIn,
     ContactOut,
     ContactPatch,
+    MarketingConsent,
     required_phone,
 )
 from clientcompass.conversations import service as conversations
@@ -47,6 +48,11 @@ def contact_out(contact: Contact) -> ContactOut:
         wa_id=contact.wa_id,
         created_at=contact.created_at,
         updated_at=contact.updated_at,
+        marketing=MarketingConsent(
+            opted_in=contact.marketing_opted_out_at is None,
+            opted_out_at=contact.marketing_opted_out_at,
+            how=contact.marketing_opt_out_note,
+        ),
     )
 
 

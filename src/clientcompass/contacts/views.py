@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from clientcompass.auth.principal import Principal
-from clientcompass.contacts import csv_io, imports, merge, service
+from clientcompass.contacts import consent, csv_io, imports, merge, service
 from clientcompass.contacts.schemas import (
     ContactDocument,
     ContactIn,
@@ -189,12 +189,15 @@ async def _contact_page(
     *,
     merge_errors: dict[str, str] | None = None,
     merge_values: dict[str, str] | None = None,
+    consent_errors: dict[str, str] | None = None,
+    consent_values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         contact = await service.get_detail(uow, contact_id)
         duplicates = await service.likely_duplicates(uow, contact_id)
         connected = bool(await conversations.connected_channels(uow))
+        consent_history = await consent.history(uow, contact_id)
     context = {
         "section": "contacts",
         "contact": contact,
@@ -203,9 +206,16 @@ async def _contact_page(
         "documents": [document_row(document) for document in contact.documents],
         "merge_errors": merge_errors or {},
         "merge_values": merge_values or {},
+        "consent_history": consent_history,
+        "consent_since": consent.format_date(contact.marketing.opted_out_at)
+        if contact.marketing.opted_out_at
+        else "",
+        "consent_errors": consent_errors or {},
+        "consent_values": consent_values or {},
         "notice": {
             "saved": "Saved.",
             "created": "Contact added.",
+            "consent": "Marketing consent recorded.",
             "merged": "Merged: the duplicate's conversations and documents are now here.",
         }.get(next(iter(request.query_params), ""), ""),
     }
@@ -334,6 +344,33 @@ async def merge_contact(
             contact_id,
             merge_errors={"duplicate_phone": exc.message},
             merge_values=values,
+            status=422,
+        )
+
+
+@router.post("/contacts/{contact_id:uuid}/marketing-consent")
+async def record_consent(
+    contact_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
+) -> Response:
+    """A member records an opt-out or opt-in the customer gave elsewhere, with a reason."""
+    values = await form_dict(request)
+    try:
+        choice = values.get("choice", "")
+        if choice not in ("out", "in"):
+            raise InvalidInput("Choose whether to record an opt-out or an opt-in.", field="reason")
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            await consent.record_by_member(
+                uow, principal, contact_id, opted_in=choice == "in", reason=values.get("reason", "")
+            )
+        return redirect(f"/contacts/{contact_id}?consent=1#marketing")
+    except InvalidInput as exc:
+        return await _contact_page(
+            request,
+            state,
+            principal,
+            contact_id,
+            consent_errors=domain_error_fields(exc),
+            consent_values=values,
             status=422,
         )
 

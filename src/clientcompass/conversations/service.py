@@ -13,10 +13,12 @@ import dataclasses
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from clientcompass import names
 from clientcompass.auth.principal import Principal
 from clientcompass.conversations.queries import find_conversation_contact
 from clientcompass.conversations.schemas import MessageIn
@@ -31,6 +33,8 @@ from clientcompass.models import (
     ConversationStatus,
     EventKind,
     Message,
+    MessageTemplate,
+    TemplateCategory,
 )
 from clientcompass.realtime.bus import Event, conversation_status
 from clientcompass.whatsapp import outbound, templates
@@ -61,6 +65,42 @@ class WindowClosed(InvalidInput):
 
 class WhatsAppNotConnected(InvalidInput):
     code = "whatsapp_not_connected"
+
+
+class OptedOutOfMarketing(InvalidInput):
+    code = "opted_out_of_marketing"
+
+
+# Dates in the refusal are read by South African teams (the contact page shows the same).
+CONSENT_TIMEZONE = ZoneInfo("Africa/Johannesburg")
+
+
+def marketing_refusal(contact: Contact) -> str:
+    """Why a MARKETING template may not go to this contact (POPIA s69), in words to act on."""
+    at = contact.marketing_opted_out_at
+    assert at is not None
+    local = at.astimezone(CONSENT_TIMEZONE)
+    how = f" ({contact.marketing_opt_out_note})" if contact.marketing_opt_out_note else ""
+    name = names.display_name(contact.name, contact.profile_name, contact.phone_e164)
+    return (
+        f"{name} opted out of marketing messages on {local.day} {local:%b %Y}{how}. "
+        "You can still send utility templates and replies."
+    )
+
+
+async def _refuse_marketing(uow: UnitOfWork, contact: Contact, outgoing: outbound.Outgoing) -> None:
+    """A MARKETING template to a contact who opted out is refused here, in the one send path,
+    so the composer, the API, documents, flows and broadcasts all keep the rule."""
+    if not outgoing.content_sid or contact.marketing_opted_out_at is None:
+        return
+    category = await uow.session.scalar(
+        select(MessageTemplate.category)
+        .where(MessageTemplate.tenant_id == contact.tenant_id)
+        .where(MessageTemplate.content_sid == outgoing.content_sid)
+        .limit(1)
+    )
+    if category is TemplateCategory.MARKETING:
+        raise OptedOutOfMarketing(marketing_refusal(contact), field="template")
 
 
 def actor_name(actor: Actor) -> str:
@@ -285,13 +325,14 @@ async def send(
     With `outgoing.client_key`, a send repeated (a reply typed offline and sent on reconnect,
     a retry, a second tab) returns the message the first one stored, and stores nothing."""
     outbound.check(outgoing)
-    conversation, _contact = await find_conversation_contact(uow, conversation_id)
+    conversation, contact = await find_conversation_contact(uow, conversation_id)
     if outgoing.client_key is not None:
         sent = await _sent_with_key(uow, outgoing.client_key)
         if sent is not None:
             if sent.conversation_id != conversation.id:
                 raise Conflict("That client_key was already used for another conversation.")
             return sent
+    await _refuse_marketing(uow, contact, outgoing)
     state = window_state(conversation.last_inbound_at, uow.now)
     if not outgoing.content_sid and not state.is_open:
         raise WindowClosed(closed_window_message(state), field="body")

@@ -146,6 +146,10 @@ class Contact(TenantOwned, Timestamped, Base):
     )
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Marketing consent (POPIA s69; contacts/consent.py): NULL is opted in, the default. The
+    # note says how they opted out ("replied STOP"); the history is MarketingConsentEvent.
+    marketing_opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    marketing_opt_out_note: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Maintained by PostgreSQL: the list's keyset order and the search index's document.
     sort_name: Mapped[str] = mapped_column(Text, Computed(CONTACT_SORT_EXPRESSION, persisted=True))
     search: Mapped[str] = mapped_column(
