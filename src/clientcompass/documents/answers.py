@@ -1,6 +1,7 @@
 """What follows a customer's answer to a quote, however it came (a WhatsApp button or
-keyword, or the public link): a note for the team in the customer's conversation, a live
-event, and a confirmation to the customer. All of it is done by the system actor."""
+keyword, or the public link): a note for the team in the customer's conversation and a
+confirmation to the customer (the answer's event is announced by `quotes.answer`). All of it
+is done by the system actor."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from clientcompass.conversations import service as conversations
 from clientcompass.db import UnitOfWork
 from clientcompass.documents.quotes import Answer
 from clientcompass.models import Conversation, Document
-from clientcompass.realtime.bus import Event
 from clientcompass.whatsapp.outbound import Outgoing
 
 log = structlog.get_logger(__name__)
@@ -25,12 +25,6 @@ async def tell_team(uow: UnitOfWork, quote: Document, answer: Answer, *, via: st
         await conversations.add_note(
             uow, None, conversation.id, f"The customer {done} quote {quote.number} {VIA[via]}."
         )
-    uow.announce(
-        Event.DOCUMENT_ACCEPTED if answer is Answer.ACCEPT else Event.DOCUMENT_DECLINED,
-        document_id=str(quote.id),
-        number=quote.number,
-        conversation_id=str(conversation.id) if conversation is not None else "",
-    )
 
 
 def thanks(quote: Document, answer: Answer) -> str:

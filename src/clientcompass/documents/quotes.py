@@ -34,6 +34,7 @@ from clientcompass.documents.status import (
 )
 from clientcompass.errors import Conflict
 from clientcompass.models import Document, DocumentLine, DocumentStatus
+from clientcompass.realtime.bus import Event
 
 
 class Answer(StrEnum):
@@ -77,6 +78,15 @@ async def answer(
     quote.updated_at = uow.now
     add_event(uow, quote, wanted.value, actor_id=actor_id, via=via)
     await uow.session.flush()
+    # Every path announces (a tap, the link, or the team recording it): the notification,
+    # the lead's "won" and the integrations' quote.accepted follow from this one event.
+    uow.announce(
+        Event.DOCUMENT_ACCEPTED if choice is Answer.ACCEPT else Event.DOCUMENT_DECLINED,
+        document_id=str(quote.id),
+        number=quote.number,
+        via=via,
+        actor_id=str(actor_id) if actor_id else "",
+    )
     return Answered(quote, changed=True)
 
 

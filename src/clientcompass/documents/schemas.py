@@ -93,6 +93,9 @@ class DocumentIn(BaseModel):
     notes: str = Field("", max_length=5000)
     deposit_percent: Decimal = Field(Decimal(0), ge=0, le=100)
     lines: list[LineIn] = Field(min_length=1, max_length=200)
+    lead_id: uuid.UUID | None = Field(
+        None, description="A new quote made from this lead: it moves the lead to `quoted`."
+    )
 
     @field_validator("recipient_vat_number")
     @classmethod

@@ -27,6 +27,7 @@ from clientcompass.documents.render import document_data
 from clientcompass.documents.schemas import DocumentIn, LineIn
 from clientcompass.documents.status import business_today
 from clientcompass.errors import Conflict, InvalidInput, NotFound
+from clientcompass.leads import service as leads
 from clientcompass.models import (
     BusinessProfile,
     Contact,
@@ -307,6 +308,8 @@ async def create_draft(uow: UnitOfWork, actor: Principal, kind: Kind, data: Docu
     await _apply(uow, actor, document, data, profile)
     add_event(uow, document, "created", actor_id=actor.user_id)
     await uow.session.flush()
+    if data.lead_id is not None and kind is Kind.QUOTE:
+        await leads.mark_quoted(uow, actor, data.lead_id, document)
     return document
 
 

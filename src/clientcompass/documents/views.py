@@ -36,6 +36,7 @@ from clientcompass.documents.views_common import (
     status_label,
 )
 from clientcompass.errors import DomainError, InvalidInput
+from clientcompass.leads import service as leads
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.forms import domain_error_fields, parse
 from clientcompass.web.render import form_dict, redirect, render
@@ -128,6 +129,7 @@ async def _editor(
     errors: dict[str, str] | None = None,
     document_id: uuid.UUID | None = None,
     status: int = 200,
+    lead_photos: list[str] | None = None,
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         contacts = await contact_choices(uow)
@@ -147,12 +149,21 @@ async def _editor(
             "errors": errors or {},
             "contacts": contacts,
             "document_id": document_id,
+            "lead_photos": lead_photos or [],
             "vat_registered": bool(profile.vat_number),
             "action": f"{path_of(kind, document_id)}/edit" if document_id else f"/{slug}",
             "cancel": path_of(kind, document_id) if document_id else f"/{slug}",
         },
         status,
     )
+
+
+def _lead_id(text: str) -> uuid.UUID | None:
+    """The `?lead_id=` of "Create quote from lead"; anything else opens a blank quote."""
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
 
 
 async def _new_values(state: AppState, principal: Principal, kind: Kind) -> dict[str, str]:
@@ -180,10 +191,24 @@ def _editor_routes(kind: Kind) -> None:
         state: State,
         principal: CurrentPrincipal,
         contact_id: str = Query("", max_length=40),
+        lead_id: str = Query("", max_length=40),
     ) -> Response:
         values = await _new_values(state, principal, kind)
         values["contact_id"] = contact_id
-        return await _editor(request, state, principal, kind, values=values, lines=[])
+        photos: list[str] = []
+        if kind is Kind.QUOTE and (lead := _lead_id(lead_id)) is not None:
+            async with state.unit_of_work(principal.tenant_id) as uow:
+                prefill = await leads.quote_prefill(uow, lead)
+            values |= {
+                "lead_id": str(prefill.lead_id),
+                "contact_id": str(prefill.contact_id),
+                "service_address": prefill.service_address,
+                "job_description": prefill.job_description,
+            }
+            photos = prefill.photos
+        return await _editor(
+            request, state, principal, kind, values=values, lines=[], lead_photos=photos
+        )
 
     async def create(request: Request, state: State, principal: CurrentPrincipal) -> Response:
         return await _save(request, state, principal, kind, None)

@@ -145,6 +145,8 @@ def document_data(values: dict[str, str], lines: list[dict[str, str]]) -> dict[s
     data["terms"] = values.get("terms", "")
     data["deposit_percent"] = number_text(values.get("deposit_percent", "")) or "0"
     data["lines"] = [line_data(line) for line in lines]
+    if values.get("lead_id", "").strip():
+        data["lead_id"] = values["lead_id"].strip()
     return data
 
 

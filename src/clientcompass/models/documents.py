@@ -67,6 +67,7 @@ class Document(TenantOwned, Timestamped, Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
         ForeignKeyConstraint(["tenant_id", "source_id"], ["documents.tenant_id", "documents.id"]),
+        ForeignKeyConstraint(["tenant_id", "lead_id"], ["leads.tenant_id", "leads.id"]),
         Index(
             "uq_documents_tenant_id_kind_number",
             "tenant_id",
@@ -78,6 +79,7 @@ class Document(TenantOwned, Timestamped, Base):
         Index("ix_documents_tenant_id_kind_issue_date", "tenant_id", "kind", "issue_date"),
         Index("ix_documents_tenant_id_contact_id", "tenant_id", "contact_id"),
         Index("ix_documents_tenant_id_source_id", "tenant_id", "source_id"),
+        Index("ix_documents_tenant_id_lead_id", "tenant_id", "lead_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -107,6 +109,8 @@ class Document(TenantOwned, Timestamped, Base):
     credited_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     # Where it came from: the quote an invoice was raised from, the invoice a credit note corrects.
     source_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The lead a quote was made from (its acceptance wins the lead).
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     invoice_part: Mapped[str] = mapped_column(String(10), default="")  # "", "deposit", "final"
     reason: Mapped[str] = mapped_column(Text, default="")  # credit notes
     pdf_key: Mapped[str] = mapped_column(String(255), default="")

@@ -1,0 +1,1 @@
+"""Leads: what a customer wants, from first message to won or lost."""
