@@ -135,6 +135,9 @@ def make_settings(
         "smtp_port": mail_port,
         "smtp_starttls": False,
         "log_level": "WARNING",
+        # Outgoing webhooks to the tests' local receivers (tests/integrations test the wall
+        # with this off).
+        "webhook_allow_private_targets": True,
     }
     values.update(extra)
     return Settings.model_validate(values)

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0, alias="MAX_BODY_BYTES")
     max_webhook_body_bytes: int = Field(64 * 1024, gt=0, alias="MAX_WEBHOOK_BODY_BYTES")
     sandbox: bool | None = Field(None, alias="SANDBOX")
+    # Outgoing webhooks may go to http:// and private addresses (local receivers in tests and
+    # development only; never in production: it opens the SSRF wall, integrations/http.py).
+    webhook_allow_private_targets: bool = Field(False, alias="WEBHOOK_ALLOW_PRIVATE_TARGETS")
 
     @field_validator("public_base_url")
     @classmethod
@@ -173,6 +176,11 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "SANDBOX=true is not allowed in production: the WhatsApp sandbox serves an "
                 "unauthenticated Twilio stand-in. Remove SANDBOX or set it to false."
+            )
+        if self.is_production and self.webhook_allow_private_targets:
+            raise ConfigurationError(
+                "WEBHOOK_ALLOW_PRIVATE_TARGETS=true is not allowed in production: it lets a "
+                "business's webhook URL reach your internal network. Remove it."
             )
         if self.secret_key and self.encryption_keys and self.vapid_private_key:
             load_vapid_private_key(self.vapid_private_key)

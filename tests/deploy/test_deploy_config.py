@@ -32,6 +32,10 @@ NOT_FOR_PRODUCTION = {
         "the WhatsApp sandbox serves an unauthenticated Twilio stand-in; production refuses "
         "SANDBOX=true, and leaving it unset means off"
     ),
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": (
+        "lets outgoing webhooks reach private addresses (SSRF), for local receivers in tests; "
+        "production refuses it, and leaving it unset means off"
+    ),
 }
 
 ENV_LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")

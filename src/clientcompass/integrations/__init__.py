@@ -1,0 +1,1 @@
+"""Outgoing webhooks (Standard Webhooks) for Zapier, n8n and Make."""
