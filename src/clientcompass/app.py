@@ -34,9 +34,15 @@ from clientcompass.documents import send_api as documents_send_api
 from clientcompass.documents import settings_views as documents_settings_views
 from clientcompass.documents import views as documents_views
 from clientcompass.draining import Draining
+from clientcompass.flows import api as flows_api
+from clientcompass.flows import views as flows_views
 from clientcompass.inbox import action_views as inbox_action_views
 from clientcompass.inbox import api as inbox_api
 from clientcompass.inbox import views as inbox_views
+from clientcompass.integrations import api as integrations_api
+from clientcompass.integrations import views as integrations_views
+from clientcompass.leads import api as leads_api
+from clientcompass.leads import views as leads_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
 from clientcompass.notifications import api as notifications_api
 from clientcompass.notifications import unsubscribe as notifications_unsubscribe
@@ -198,6 +204,9 @@ def create_app(settings: Settings) -> FastAPI:
         documents_settings_views.router,
         documents_send_api.router,
         notifications_api.router,
+        leads_api.router,
+        flows_api.router,
+        integrations_api.router,
         whatsapp_views.router,
         templates_views.router,
         inbox_views.router,
@@ -210,6 +219,9 @@ def create_app(settings: Settings) -> FastAPI:
         business_views.router,
         team_views.router,
         notifications_views.router,
+        leads_views.router,
+        flows_views.router,
+        integrations_views.router,
         notifications_unsubscribe.router,
         pwa.router,
         pages.router,

@@ -14,6 +14,7 @@ import structlog
 
 from clientcompass import events
 from clientcompass.config import Settings
+from clientcompass.contacts import consent as contact_consent
 from clientcompass.contacts import tasks as contacts_tasks
 from clientcompass.conversations import tasks as conversations_tasks
 from clientcompass.conversations.inbound import Inbound, InboundHandler
@@ -21,6 +22,9 @@ from clientcompass.db import Database, UnitOfWork, create_engine, libpq_url, poo
 from clientcompass.documents import reminder_tasks as document_reminder_tasks
 from clientcompass.documents import replies as document_replies
 from clientcompass.inbox import tasks as inbox_tasks
+from clientcompass.integrations import service as integrations_service
+from clientcompass.integrations import tasks as integrations_tasks
+from clientcompass.leads import events as lead_events
 from clientcompass.mail import send_mail
 from clientcompass.notifications import digest as notification_digest
 from clientcompass.notifications import email as notification_email
@@ -75,7 +79,16 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
         job_app, resources, (*INBOUND_HANDLERS, notification_tasks.on_inbound(resources))
     )
     document_reminder_tasks.register(job_app, resources)
-    events.register(job_app, resources, (notification_tasks.on_event(resources),))
+    events.register(
+        job_app,
+        resources,
+        (
+            notification_tasks.on_event(resources),
+            lead_events.on_event,
+            integrations_service.on_event,
+        ),
+    )
+    integrations_tasks.register(job_app, resources)
     notification_push.register(job_app, resources)
     notification_email.register(job_app, resources)
     notification_digest.register(job_app, resources)
@@ -96,7 +109,11 @@ async def _answer_quote(uow: UnitOfWork, inbound: Inbound) -> None:
 # handler, wired here so the transport and the domains never import one another.
 # The notifications' handler needs the process's resources (Redis), so it joins these in
 # `build_job_app`.
-INBOUND_HANDLERS: tuple[InboundHandler, ...] = (_fetch_media, _answer_quote)
+INBOUND_HANDLERS: tuple[InboundHandler, ...] = (
+    _fetch_media,
+    _answer_quote,
+    contact_consent.on_inbound,  # before flows: a STOP is never taken for an answer
+)
 
 
 async def retry_stalled_jobs(job_app: procrastinate.App, settings: Settings) -> int:

@@ -33,6 +33,10 @@ PNG = bytes.fromhex(
 )
 
 
+# Kinds whose values are small ordinal numbers, used in paths but not searched for in answers.
+ORDINAL_KINDS = {"flow_version"}
+
+
 @dataclass
 class Tenant:
     """A business, its owner signed in on `client`, and an API token of that owner."""
@@ -58,7 +62,14 @@ class Tenant:
         self.ids.setdefault(kind, []).extend(str(value) for value in values)
 
     def all_ids(self) -> set[str]:
-        return {value for values in self.ids.values() for value in values}
+        """The ids that identify an object by themselves: a flow's version number ("1") means
+        something only with the flow's id, which is searched for already."""
+        return {
+            value
+            for kind, values in self.ids.items()
+            if kind not in ORDINAL_KINDS
+            for value in values
+        }
 
 
 def api_token(account: Account, settings_client: httpx.Client) -> tuple[str, str]:
@@ -179,6 +190,37 @@ def populated_business(live_server: LiveServer, standin: StandinServer, label: s
     )
     tenant.add("contact", contact["id"])
     tenant.secrets += [contact_phone, f"Nomvula {label}{mark}", f"nomvula-{mark}@example.co.za"]
+    lead = created(
+        client.post(
+            "/api/v1/leads",
+            json={"contact_id": contact["id"], "service": f"Lead {label}{mark}"},
+            headers=headers,
+        )
+    )
+    tenant.add("lead", lead["id"])
+    hook = created(
+        client.post(
+            "/api/v1/webhooks",
+            json={
+                "url": f"https://hooks.example.com/{label}{mark}",
+                "events": ["lead.created"],
+                "description": f"Hook {label}{mark}",
+            },
+            headers=headers,
+        )
+    )
+    tenant.add("webhook", hook["id"])
+    flow = created(
+        client.post(
+            "/api/v1/flows",
+            json={"name": f"Flow {label}{mark}", "starter": "after-hours"},
+            headers=headers,
+        )
+    )
+    created(client.post(f"/api/v1/flows/{flow['id']}/publish", headers=headers))
+    tenant.add("flow", flow["id"])
+    tenant.add("flow_version", 1)
+    tenant.secrets += [f"Hook {label}{mark}", hook["secret"]]
 
     quote_phone = sa_mobile()
     quote_name = f"Lindiwe {label}{mark}"

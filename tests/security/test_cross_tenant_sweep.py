@@ -59,6 +59,10 @@ PARAMETER_KINDS = {
     "token_id": "token",
     "channel_id": "channel",
     "subscription_id": "subscription",
+    "webhook_id": "webhook",
+    "lead_id": "lead",
+    "flow_id": "flow",
+    "number": "flow_version",  # /api/v1/flows/{flow_id}/versions/{number}
 }
 
 # Routes anyone may call, and why that is safe. Everything else needs a session or a token.

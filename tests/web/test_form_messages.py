@@ -50,8 +50,21 @@ ACTIONS = {
     "/d/{token}/accept",
     "/d/{token}/decline",
     "/settings/notifications/devices/{subscription_id:uuid}/remove",
+    # The board's "Move to" buttons (a stage each); tests/leads checks the lost reason.
+    "/leads/{lead_id:uuid}/stage",
+    # A flow's publish button and each step's move and delete buttons (the step is a hidden
+    # field); tests/flows/test_pages.py walks the builder's typed forms.
+    "/flows/{flow_id:uuid}/publish",
+    "/flows/{flow_id:uuid}/steps/move",
+    "/flows/{flow_id:uuid}/steps/delete",
     # One-click unsubscribe (RFC 8058): a button on the page an email's link opens.
     "/notifications/unsubscribe/{token}",
+    # Outgoing webhooks: buttons on a webhook's row (send a test, pause, resume, new secret,
+    # delete); none carries a typed field.
+    *(
+        f"/settings/integrations/webhooks/{{webhook_id:uuid}}/{_action}"
+        for _action in ("test", "pause", "resume", "rotate", "delete")
+    ),
 }
 for _kind in ("quotes", "invoices"):
     for _action in ("finalise", "duplicate", "delete", "accept", "decline", "convert"):
@@ -66,6 +79,9 @@ NOT_FORMS = {
     "/templates/preview",  # the template editor's live preview (htmx)
     "/sandbox/tap",  # a quick-reply button in the sandbox phone
     "/contacts/{contact_id:uuid}/panel",  # the inbox's contact panel, walked through the API
+    # A step's edit form shows under ?edit=<step>; tests/flows/test_pages.py walks it with
+    # blank, junk and long input.
+    "/flows/{flow_id:uuid}/steps/edit",
 }
 # Pages that never hold a form, or cannot be fetched as one.
 SKIP_PAGES = re.compile(r"/events$|\.csv$|/pdf$|/logo$|/export$|^/(healthz|readyz|metrics)$")
@@ -310,7 +326,10 @@ def test_every_form_of_the_app_answers_bad_input_in_plain_english(
     quote = draft(client, headers)
     invoice = finalised(client, headers, "invoices")
     drafts = {"quotes": quote, "invoices": draft(client, headers, "invoices")}
-    ids = {"contact_id": contact["id"], "canned_id": canned["id"]}
+    flow = client.post(
+        "/api/v1/flows", json={"name": "Walk", "starter": "plumber-call-out"}, headers=headers
+    ).json()
+    ids = {"contact_id": contact["id"], "canned_id": canned["id"], "flow_id": flow["id"]}
     all_routes = [(path, methods) for path, methods in routes(live_server.app)]
     post_routes = {
         path

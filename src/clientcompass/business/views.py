@@ -1,7 +1,8 @@
-"""Settings pages: the business profile, logo and banking details."""
+"""Settings pages: the business profile, logo, banking details and business hours."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from clientcompass.accounts import service as accounts
-from clientcompass.business import service
+from clientcompass.business import hours, service
 from clientcompass.business.schemas import AccountType, BankingDetails, BusinessProfileIn
 from clientcompass.errors import DomainError
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
@@ -125,3 +126,67 @@ async def logo(state: State, principal: CurrentPrincipal) -> Response:
         media_type=profile.logo_content_type,
         headers={"cache-control": "private, max-age=300"},
     )
+
+
+async def _hours_page(
+    request: Request,
+    state: State,
+    principal: CurrentManager,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        current = await hours.get_hours(uow)
+        profile = await service.get_profile(uow, principal)
+    if values is None:
+        values = {}
+        for day in hours.DAYS:
+            periods = current.days.get(day, [])
+            if periods:
+                values |= {
+                    f"{day}_open": "on",
+                    f"{day}_start": periods[0][0].strftime("%H:%M"),
+                    f"{day}_end": periods[0][1].strftime("%H:%M"),
+                }
+    today = datetime.now(UTC).date()
+    upcoming = sorted(
+        (day, name)
+        for year in (today.year, today.year + 1)
+        for day, name in hours.public_holidays(year).items()
+        if day >= today
+    )[:5]
+    return render(
+        request,
+        "settings/business_hours.html",
+        {
+            "section": "business",
+            "days": list(zip(hours.DAYS, hours.DAY_NAMES, strict=True)),
+            "values": values,
+            "errors": errors or {},
+            "timezone": profile.timezone or hours.DEFAULT_TIMEZONE,
+            "holidays": upcoming,
+            "saved": request.query_params.get("saved") == "1",
+        },
+        status,
+    )
+
+
+@router.get("/settings/business/hours")
+async def hours_page(request: Request, state: State, principal: CurrentManager) -> Response:
+    return await _hours_page(request, state, principal)
+
+
+@router.post("/settings/business/hours")
+async def save_hours(request: Request, state: State, principal: CurrentManager) -> Response:
+    values = await form_dict(request)
+    weekly, errors = hours.parse_form(values)
+    if weekly is None:
+        return await _hours_page(
+            request, state, principal, values=values, errors=errors, status=422
+        )
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        principal.require_manager()
+        await hours.set_hours(uow, weekly)
+    return redirect("/settings/business/hours?saved=1")

@@ -81,6 +81,7 @@ APP_FUNCTIONS: Mapping[str, FunctionUse] = {
     "cc_digest_tenants": FunctionUse.SWEEP,
     "cc_files_hold": FunctionUse.TRIGGER,
     "cc_file_chunks_guard": FunctionUse.TRIGGER,
+    "cc_flow_versions_immutable": FunctionUse.TRIGGER,
     "procrastinate_defer_jobs_v1": FunctionUse.QUEUE,
     "procrastinate_defer_periodic_job_v2": FunctionUse.QUEUE,
     "procrastinate_fetch_job_v2": FunctionUse.QUEUE,

@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from clientcompass.models.base import Base
+from clientcompass.models.consent import MarketingConsentEvent
 from clientcompass.models.documents import (
     Document,
     DocumentCounter,
@@ -11,12 +12,15 @@ from clientcompass.models.documents import (
     PaymentMethod,
 )
 from clientcompass.models.files import FileChunk, Retention, StoredFile
+from clientcompass.models.flows import Flow, FlowVersion
 from clientcompass.models.inbox import (
     CannedResponse,
     ConversationEvent,
     ConversationLabel,
     EventKind,
 )
+from clientcompass.models.integrations import WebhookDelivery, WebhookSubscription
+from clientcompass.models.leads import Lead, LeadSource, LeadStage, LeadStageChange
 from clientcompass.models.notifications import (
     NotificationPreference,
     NotificationReceipt,
@@ -58,8 +62,15 @@ __all__ = [
     "DocumentStatus",
     "EventKind",
     "FileChunk",
+    "Flow",
+    "FlowVersion",
     "Invitation",
+    "Lead",
+    "LeadSource",
+    "LeadStage",
+    "LeadStageChange",
     "LoginIndex",
+    "MarketingConsentEvent",
     "MediaState",
     "Message",
     "MessageMedia",
@@ -79,4 +90,6 @@ __all__ = [
     "Tenant",
     "TenantSetting",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

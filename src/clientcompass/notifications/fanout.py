@@ -207,6 +207,7 @@ async def _document(uow: UnitOfWork, event: Event, data: Mapping[str, Any]) -> N
         url=url,
         tag=f"document-{document.id}",
         urgency=Urgency.HIGH if event is Event.DOCUMENT_ACCEPTED else Urgency.NORMAL,
+        actor_id=_uuid(data.get("actor_id")),
     )
 
 

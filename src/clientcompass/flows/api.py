@@ -1,0 +1,125 @@
+"""JSON: flows, their drafts and published versions (owners and admins).
+
+A draft that can't run is refused with 422 and `error.problems`: every problem, each with
+the `step_id` and `step_title` it names (null for the flow as a whole).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse, Response
+
+from clientcompass.flows import service
+from clientcompass.flows.schemas import (
+    FlowCreate,
+    FlowErrorOut,
+    FlowOut,
+    FlowUpdate,
+    FlowVersionOut,
+    StarterOut,
+)
+from clientcompass.flows.starters import STARTERS
+from clientcompass.web.auth import CurrentManager, State
+
+router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
+
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": FlowErrorOut, "description": "Refused: `error.problems` lists them all"}
+}
+# Versions are numbered 1, 2, …; anything else is no version (and no database error).
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def problems_response(exc: service.FlowInvalid) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": {
+                "code": exc.code,
+                "message": exc.message,
+                "problems": [problem.as_dict() for problem in exc.problems],
+            }
+        },
+        status_code=422,
+    )
+
+
+@router.get("", response_model=list[FlowOut])
+async def list_flows(state: State, principal: CurrentManager) -> list[FlowOut]:
+    """The business's flows, by name."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return [FlowOut.of(flow) for flow in await service.list_flows(uow, principal)]
+
+
+@router.get("/starters", response_model=list[StarterOut])
+async def starters(principal: CurrentManager) -> list[StarterOut]:
+    """The starter flows `create` can copy."""
+    return [StarterOut(slug=s.slug, name=s.name, summary=s.summary) for s in STARTERS.values()]
+
+
+@router.post("", response_model=FlowOut, status_code=201, responses=INVALID)
+async def create_flow(data: FlowCreate, state: State, principal: CurrentManager) -> Response:
+    """A new flow: a copy of a starter, the definition given, or a one-step hello."""
+    try:
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            flow = await service.create_flow(
+                uow, principal, data.name, starter=data.starter, definition=data.definition
+            )
+            out = FlowOut.of(flow)
+    except service.FlowInvalid as exc:
+        return problems_response(exc)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+@router.get("/{flow_id:uuid}", response_model=FlowOut)
+async def get_flow(flow_id: uuid.UUID, state: State, principal: CurrentManager) -> FlowOut:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return FlowOut.of(await service.get_flow(uow, principal, flow_id))
+
+
+@router.put("/{flow_id:uuid}", response_model=FlowOut, responses=INVALID)
+async def update_draft(
+    flow_id: uuid.UUID, data: FlowUpdate, state: State, principal: CurrentManager
+) -> Response:
+    """Replace the draft (and the name); the live version is untouched until publish."""
+    try:
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            flow = await service.save_draft(
+                uow, principal, flow_id, data.definition, name=data.name
+            )
+            out = FlowOut.of(flow)
+    except service.FlowInvalid as exc:
+        return problems_response(exc)
+    return JSONResponse(out.model_dump(mode="json"))
+
+
+@router.post(
+    "/{flow_id:uuid}/publish", response_model=FlowVersionOut, status_code=201, responses=INVALID
+)
+async def publish(flow_id: uuid.UUID, state: State, principal: CurrentManager) -> Response:
+    """Freeze the draft as the next version and make it live."""
+    try:
+        async with state.unit_of_work(principal.tenant_id) as uow:
+            out = FlowVersionOut.of(await service.publish(uow, principal, flow_id))
+    except service.FlowInvalid as exc:
+        return problems_response(exc)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+@router.get("/{flow_id:uuid}/versions", response_model=list[FlowVersionOut])
+async def list_versions(
+    flow_id: uuid.UUID, state: State, principal: CurrentManager
+) -> list[FlowVersionOut]:
+    """Published versions, newest first."""
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return [FlowVersionOut.of(v) for v in await service.list_versions(uow, principal, flow_id)]
+
+
+@router.get("/{flow_id:uuid}/versions/{number}", response_model=FlowVersionOut)
+async def get_version(
+    flow_id: uuid.UUID, number: VersionNumber, state: State, principal: CurrentManager
+) -> FlowVersionOut:
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        return FlowVersionOut.of(await service.get_version(uow, principal, flow_id, number))
