@@ -55,7 +55,7 @@ from clientcompass.team import api as team_api
 from clientcompass.team import views as team_views
 from clientcompass.twilio_client import twilio_client
 from clientcompass.twilio_standin import create_standin
-from clientcompass.web import ops, pages, pwa
+from clientcompass.web import ops, pages, privacy, pwa
 from clientcompass.web.assets import StaticAssets, node_modules_dir, served_folders
 from clientcompass.web.auth import csrf_token_for
 from clientcompass.web.errors import API_ERROR_RESPONSES, install_error_handlers
@@ -90,6 +90,7 @@ def build_templates(settings: Settings, assets: StaticAssets) -> Jinja2Templates
     templates.env.globals["home_time_zone"] = HOME_TIME_ZONE
     templates.env.globals["time_zone_choices"] = time_zone_choices
     templates.env.globals["csrf_token"] = csrf_token_for
+    templates.env.globals["policy_seen_marker"] = privacy.seen_marker
     templates.env.filters["phone"] = national
     templates.env.globals["sandbox_enabled"] = settings.sandbox_enabled
     templates.env.globals["sandbox_built_in"] = settings.sandbox_is_built_in
@@ -225,6 +226,7 @@ def create_app(settings: Settings) -> FastAPI:
         notifications_unsubscribe.router,
         pwa.router,
         pages.router,
+        privacy.router,
     ):
         app.include_router(router)
 

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
     mail_from: str = Field("Client Compass <no-reply@clientcompass.co.za>", alias="MAIL_FROM")
 
+    # The operator named in the privacy policy at /privacy (the POPIA Responsible Party).
+    operator_name: str = Field("Client Compass Digital Solutions Pty (Ltd)", alias="OPERATOR_NAME")
+    operator_address: str = Field(
+        "11 Nepeta Street, East-Rural, Kraaifontein, 7570, South Africa", alias="OPERATOR_ADDRESS"
+    )
+    operator_email: str = Field("info@clientcompass.co.za", alias="OPERATOR_EMAIL")
+    operator_phone: str = Field("+27 74 094 0550", alias="OPERATOR_PHONE")
+    information_officer: str = Field("info@clientcompass.co.za", alias="INFORMATION_OFFICER")
+
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="TWILIO_API_BASE_URL")
     twilio_content_base_url: str = Field(
         "https://content.twilio.com", alias="TWILIO_CONTENT_BASE_URL"

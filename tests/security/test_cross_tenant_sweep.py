@@ -91,6 +91,7 @@ PUBLIC = {
     "/api/v1/openapi.json": "the API's schema",
     "/api/docs": "the API's documentation page",
     "/deletion.html": "how to delete your data (the privacy policy links it)",
+    "/privacy": "the privacy policy (public by design)",
     "/": "the landing page (the inbox once signed in)",
     "/signup": "signing up",
     "/login": "signing in",

@@ -59,6 +59,8 @@ ACTIONS = {
     "/flows/{flow_id:uuid}/steps/delete",
     # One-click unsubscribe (RFC 8058): a button on the page an email's link opens.
     "/notifications/unsubscribe/{token}",
+    # "I've read it" on the privacy-policy notice: a button, it records the current version.
+    "/privacy/read",
     # Outgoing webhooks: buttons on a webhook's row (send a test, pause, resume, new secret,
     # delete); none carries a typed field.
     *(

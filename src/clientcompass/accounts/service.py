@@ -18,6 +18,7 @@ from clientcompass.auth.tokens import count_live_tokens, revoke_all_tokens
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from clientcompass.models import BusinessProfile, PasswordReset, Role, Tenant, User
+from clientcompass.policy.policy import record_acceptance
 
 RESET_TOKEN_PREFIX = "ccr"  # noqa: S105 (a prefix, not a secret)
 
@@ -88,7 +89,11 @@ async def sign_up(
     uow.session.add(
         BusinessProfile(tenant_id=tenant_id, trading_name=business_name.strip(), email=email)
     )
-    return await create_user(uow, email=email, name=owner_name, password=password, role=Role.OWNER)
+    owner = await create_user(uow, email=email, name=owner_name, password=password, role=Role.OWNER)
+    # Signing up accepts the privacy policy (the form says so and links it): keep which and when.
+    record_acceptance(owner, uow.now)
+    await uow.session.flush()
+    return owner
 
 
 async def find_login(uow: UnitOfWork, email: str) -> tuple[uuid.UUID, uuid.UUID] | None:

@@ -40,6 +40,9 @@ class User(TenantOwned, Timestamped, Base):
     # the conversations and documents they touched keep their author.
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     removed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The privacy policy version this person last accepted or read, and when (policy/policy.py).
+    policy_version: Mapped[str | None] = mapped_column(String(40))
+    policy_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LoginIndex(Base):
