@@ -12,7 +12,12 @@ import psycopg
 
 from clientcompass.policy.policy import CURRENT_VERSION
 from tests.conftest import StartServer
-from tests.support.accounts import sign_up, sign_up_through_the_form
+from tests.support import factories
+from tests.support.accounts import (
+    invite_and_join_through_the_pages,
+    sign_up,
+    sign_up_through_the_form,
+)
 from tests.support.forms import page_csrf
 
 LOADER = 'hx-get="/privacy/notice"'
@@ -78,6 +83,21 @@ def test_sign_up_records_the_version_and_when(
         version, accepted_at = _acceptance(owner_conn, account.user_id)
         assert version == CURRENT_VERSION
         assert accepted_at is not None and accepted_at >= before.replace(microsecond=0)
+
+
+def test_joining_a_team_records_the_version_too(
+    client: httpx.Client, owner_conn: psycopg.Connection
+) -> None:
+    sign_up(client)
+    with httpx.Client(base_url=str(client.base_url), timeout=20) as joiner:
+        invite_and_join_through_the_pages(client, joiner)
+        (user_id,) = owner_conn.execute(
+            "select id from users where tenant_id = (select tenant_id from users where id = %s) "
+            "and role = 'agent'",
+            (factories.signed_in_as(client)[1],),
+        ).fetchone()  # type: ignore[misc]
+    version, accepted_at = _acceptance(owner_conn, user_id)
+    assert version == CURRENT_VERSION and accepted_at is not None
 
 
 def test_someone_on_an_older_version_sees_the_notice_until_read(

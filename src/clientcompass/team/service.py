@@ -31,6 +31,7 @@ from clientcompass.models import (
     Tenant,
     User,
 )
+from clientcompass.policy.policy import record_acceptance
 
 log = structlog.get_logger(__name__)
 
@@ -155,6 +156,8 @@ async def accept_invitation(uow: UnitOfWork, token: str, *, name: str, password:
             uow, email=invitation.email, name=name, password=password, role=invitation.role
         )
     invitation.accepted_at = uow.now
+    # Joining accepts the privacy policy (the page says so and links it), as signing up does.
+    record_acceptance(user, uow.now)
     await uow.session.flush()
     return user
 
