@@ -17,6 +17,9 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from clientcompass import jobs
 from clientcompass.accounts import api as accounts_api
 from clientcompass.accounts import views as accounts_views
+from clientcompass.audit import api as audit_api
+from clientcompass.audit import views as audit_views
+from clientcompass.audit.context import RequestOrigin
 from clientcompass.auth.sessions import SessionStore
 from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.business import api as business_api
@@ -35,6 +38,7 @@ from clientcompass.documents import settings_views as documents_settings_views
 from clientcompass.documents import views as documents_views
 from clientcompass.draining import Draining
 from clientcompass.flows import api as flows_api
+from clientcompass.flows import thread_views as flows_thread_views
 from clientcompass.flows import views as flows_views
 from clientcompass.inbox import action_views as inbox_action_views
 from clientcompass.inbox import api as inbox_api
@@ -43,6 +47,8 @@ from clientcompass.integrations import api as integrations_api
 from clientcompass.integrations import views as integrations_views
 from clientcompass.leads import api as leads_api
 from clientcompass.leads import views as leads_views
+from clientcompass.lifecycle import metrics as lifecycle_metrics
+from clientcompass.lifecycle import views as lifecycle_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
 from clientcompass.notifications import api as notifications_api
 from clientcompass.notifications import unsubscribe as notifications_unsubscribe
@@ -123,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         await db.assert_cannot_bypass_rls()
         metrics.watch_pool(db.engine)
         metrics.watch_send_errors(settings.redis_url)
+        lifecycle_metrics.watch(registry, settings.redis_url)
         redis = create_redis(settings.redis_url)
         job_app, _ = jobs.build_job_app(settings)
         twilio = twilio_client(settings)
@@ -174,6 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # Added first, so it runs inside RequestMiddleware (request id, access log, metrics).
     app.add_middleware(whatsapp_webhooks.InboundFastLane)
+    app.add_middleware(RequestOrigin)  # who is asking, for the audit trail
     app.add_middleware(
         BodyLimits,
         settings=settings,
@@ -222,11 +230,15 @@ def create_app(settings: Settings) -> FastAPI:
         notifications_views.router,
         leads_views.router,
         flows_views.router,
+        flows_thread_views.router,
         integrations_views.router,
         notifications_unsubscribe.router,
         pwa.router,
         pages.router,
         privacy.router,
+        audit_views.router,
+        audit_api.router,
+        lifecycle_views.router,
     ):
         app.include_router(router)
 

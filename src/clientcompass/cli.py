@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
@@ -28,6 +29,7 @@ from clientcompass.db import Database, UnitOfWork, create_engine
 from clientcompass.draining import DrainingServer, draining_of
 from clientcompass.embedded import embedded_servers
 from clientcompass.errors import ConfigurationError, DomainError
+from clientcompass.lifecycle import retention
 from clientcompass.logs import configure_logging
 from clientcompass.migrate import migrate
 from clientcompass.models import Role
@@ -318,6 +320,20 @@ def cmd_channel_add_twilio(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply the retention rules now (lifecycle/retention.py), or count with --dry-run."""
+
+    async def action(ws: Workspace) -> dict[str, Any]:
+        found = await retention.run(
+            ws.unit_of_work, settings, datetime.now(UTC), dry_run=args.dry_run
+        )
+        return retention.report(found, dry_run=args.dry_run)
+
+    result = _with_database(settings, action)
+    _print(args, result, retention.describe(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientcompass", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -375,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_twilio.add_argument("--messaging-service-sid", default="")
     add_twilio.add_argument("--json", action="store_true")
     add_twilio.set_defaults(func=cmd_channel_add_twilio)
+    keep = sub.add_parser("retention", help="delete what is past its keeping period")
+    keep.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    keep.add_argument("--json", action="store_true")
+    keep.set_defaults(func=cmd_retention)
     return parser
 
 

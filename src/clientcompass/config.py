@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     media_fetch_deadline_seconds: float = Field(600.0, gt=0, alias="MEDIA_FETCH_DEADLINE_SECONDS")
     forwarded_allow_ips: str = Field("127.0.0.1", alias="FORWARDED_ALLOW_IPS")
     metrics_token: str = Field("", alias="METRICS_TOKEN")
+    # The Meta app's secret: checks the signed requests of Meta's data-deletion callback
+    # (lifecycle/signed_request.py). Unset: the callback answers 404. Never logged.
+    meta_app_secret: str = Field("", alias="META_APP_SECRET", repr=False)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     worker_concurrency: int = Field(4, alias="WORKER_CONCURRENCY")
     worker_stalled_after_seconds: float = Field(30.0, gt=0, alias="WORKER_STALLED_AFTER_SECONDS")

@@ -164,6 +164,8 @@ class QueuedJob:
     task_name: str
     kwargs: dict[str, object]
     schedule_in: float = 0
+    # procrastinate's lock: jobs sharing one run one at a time, in the order they were queued.
+    lock: str | None = None
 
 
 class UnitOfWork:
@@ -184,10 +186,18 @@ class UnitOfWork:
         )
         self.tenant_id = tenant_id
 
-    def defer_job(self, task_name: str, *, schedule_in: float = 0, **kwargs: object) -> None:
+    def defer_job(
+        self,
+        task_name: str,
+        *,
+        schedule_in: float = 0,
+        lock: str | None = None,
+        **kwargs: object,
+    ) -> None:
         """Queue a job by name. It is written into the job queue inside this transaction, so
-        it exists exactly when the data it acts on does: a crash can lose neither alone."""
-        self.jobs.append(QueuedJob(task_name, kwargs, schedule_in))
+        it exists exactly when the data it acts on does: a crash can lose neither alone.
+        Jobs given one `lock` run one at a time, in the order they were queued."""
+        self.jobs.append(QueuedJob(task_name, kwargs, schedule_in, lock))
 
     def announce(self, event: Event, **data: Any) -> None:
         """Publish a live event to this tenant's open tabs once this transaction commits

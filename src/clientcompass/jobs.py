@@ -21,10 +21,14 @@ from clientcompass.conversations.inbound import Inbound, InboundHandler
 from clientcompass.db import Database, UnitOfWork, create_engine, libpq_url, pool_options
 from clientcompass.documents import reminder_tasks as document_reminder_tasks
 from clientcompass.documents import replies as document_replies
+from clientcompass.flows import content as flow_content
+from clientcompass.flows import runtime as flow_runtime
+from clientcompass.flows import tasks as flow_tasks
 from clientcompass.inbox import tasks as inbox_tasks
 from clientcompass.integrations import service as integrations_service
 from clientcompass.integrations import tasks as integrations_tasks
 from clientcompass.leads import events as lead_events
+from clientcompass.lifecycle import tasks as lifecycle_tasks
 from clientcompass.mail import send_mail
 from clientcompass.notifications import digest as notification_digest
 from clientcompass.notifications import email as notification_email
@@ -75,6 +79,8 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     template_tasks.register(job_app, resources)
     contacts_tasks.register(job_app, resources)
     inbox_tasks.register(job_app, resources)
+    flow_tasks.register(job_app, resources)
+    flow_content.register(job_app, resources)
     conversations_tasks.register(
         job_app, resources, (*INBOUND_HANDLERS, notification_tasks.on_inbound(resources))
     )
@@ -92,6 +98,7 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     notification_push.register(job_app, resources)
     notification_email.register(job_app, resources)
     notification_digest.register(job_app, resources)
+    lifecycle_tasks.register(job_app, resources)
     # Last, so it covers every task registered above: a job that met an outage runs again.
     retry_through_outages(job_app)
     return job_app, resources
@@ -113,6 +120,7 @@ INBOUND_HANDLERS: tuple[InboundHandler, ...] = (
     _fetch_media,
     _answer_quote,
     contact_consent.on_inbound,  # before flows: a STOP is never taken for an answer
+    flow_runtime.on_inbound,  # before notifications: a handoff is told with the message
 )
 
 

@@ -82,7 +82,7 @@ class LazyResources:
                 announcer=Announcer(redis),
                 http=httpx.AsyncClient(
                     timeout=httpx.Timeout(OUTSIDE_TIMEOUT_SECONDS, connect=5.0),
-                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
                 ),
             )
         return self._resources
@@ -128,7 +128,7 @@ def job_row(job_app: procrastinate.App, queued: QueuedJob) -> dict[str, object]:
         "queue": job.queue,
         "task": job.task_name,
         "priority": job.priority,
-        "lock": job.lock,
+        "lock": queued.lock or job.lock,
         "queueing_lock": job.queueing_lock,
         "args": json.dumps(queued.kwargs),
         "at": job.scheduled_at,

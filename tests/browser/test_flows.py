@@ -29,7 +29,7 @@ def test_build_a_flow_from_a_starter_on_a_phone(
         expect(steps).to_have_count(11)
         urgency = page.locator('[data-step-id="urgency"]')
         expect(urgency.get_by_test_id("chip")).to_have_text(["Emergency", "This week", "No rush"])
-        expect(page.get_by_test_id("try-sandbox")).to_be_disabled()
+        expect(page.get_by_test_id("try-sandbox")).to_be_enabled()
         assert_fits_phone(page, "/flows/{id}")
         shot(page, "flow-builder")
 

@@ -22,6 +22,7 @@ import clientcompass
 SOURCE = Path(clientcompass.__file__).parent
 FEATURES = {
     "accounts",
+    "audit",
     "business",
     "contacts",
     "conversations",
@@ -30,6 +31,7 @@ FEATURES = {
     "inbox",
     "integrations",
     "leads",
+    "lifecycle",
     "notifications",
     "sandbox",
     "team",

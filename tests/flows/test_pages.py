@@ -38,7 +38,7 @@ def test_list_new_and_builder_show_what_the_customer_sees(client: httpx.Client) 
     assert "Our office is closed right now" in html
     assert '<li data-testid="chip">Yes, emergency</li>' in html
     assert "→ goes to step 2: Mark as emergency" in html
-    assert "Coming with flow runs." in html and "disabled" in html
+    assert "Try it on the sandbox phone" in html and 'action="/sandbox/try-flow/' in html
     assert "After hours" in client.get("/flows").text
     assert 'href="/flows"' in client.get("/inbox").text  # the nav item, for an owner
 

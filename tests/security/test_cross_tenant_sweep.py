@@ -79,6 +79,10 @@ PUBLIC = {
         "test_unsubscribe.py tests the signature)"
     ),
     "/sandbox/media/{token}": "the sandbox phone's signed media link (development only)",
+    "/meta/data-deletion": (
+        "Meta's server-to-server callback: HMAC-SHA256 signed_request (tests/lifecycle_data)"
+    ),
+    "/meta/data-deletion/{code}": "a Meta deletion request's status, found by its random code",
     "/__twilio": "the built-in Twilio stand-in (development only; Twilio's own auth)",
     "/static": "static assets",
     "/manifest.webmanifest": "the web app manifest (public by design)",
@@ -99,6 +103,7 @@ PUBLIC = {
     "/forgot-password": "asking for a reset link",
     "/reset-password": "the emailed reset link",
     "/invite": "the emailed invitation link",
+    "/verify-email": "the emailed email-change link (tests/accounts/test_email_change.py)",
 }
 DOCUMENT_KINDS = {"quotes", "invoices", "credit-notes"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

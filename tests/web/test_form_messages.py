@@ -42,6 +42,11 @@ ACTIONS = {
     "/settings/documents/reminders/run",
     "/settings/team/invitations/{invitation_id}/revoke",
     "/settings/account/api-tokens/{token_id}/revoke",
+    # The device list's buttons (the device is a hidden field), and the confirm button on the
+    # page an email-change link opens (the token is a hidden field).
+    "/settings/account/devices/sign-out",
+    "/settings/account/devices/sign-out-others",
+    "/verify-email",
     "/settings/team/api-tokens/{token_id}/revoke",
     "/settings/team/members/{user_id}/remove",
     "/templates/sync",
@@ -57,6 +62,12 @@ ACTIONS = {
     "/flows/{flow_id:uuid}/publish",
     "/flows/{flow_id:uuid}/steps/move",
     "/flows/{flow_id:uuid}/steps/delete",
+    # The thread's flow panel: Resume and Stop are buttons; Start's flow is a select of the
+    # published flows (tests/flows test a bad id); the builder's "Try it on the sandbox".
+    "/inbox/{conversation_id:uuid}/flow/resume",
+    "/inbox/{conversation_id:uuid}/flow/stop",
+    "/inbox/{conversation_id:uuid}/flow/start",
+    "/sandbox/try-flow/{flow_id:uuid}",
     # One-click unsubscribe (RFC 8058): a button on the page an email's link opens.
     "/notifications/unsubscribe/{token}",
     # "I've read it" on the privacy-policy notice: a button, it records the current version.
@@ -77,6 +88,7 @@ for _kind in ("quotes", "invoices"):
 NOT_FORMS = {
     "/webhooks/twilio/{key}/inbound",
     "/webhooks/twilio/{key}/status",
+    "/meta/data-deletion",  # Meta's server-to-server callback; tests/lifecycle_data test it
     "/documents/preview",  # the editor's live totals (htmx), not a form
     "/templates/preview",  # the template editor's live preview (htmx)
     "/sandbox/tap",  # a quick-reply button in the sandbox phone

@@ -60,3 +60,15 @@ class ApiTokenOut(BaseModel):
             created_at=api_token.created_at,
             last_used_at=api_token.last_used_at,
         )
+
+
+class EmailChangeRequest(BaseModel):
+    new_email: EmailStr
+    password: str = Field(min_length=1, max_length=1024, description="Step-up: your password")
+
+
+class EmailChangePending(BaseModel):
+    """A change waiting for the link sent to the new address; the old one signs in until then."""
+
+    pending_email: str
+    expires_at: datetime

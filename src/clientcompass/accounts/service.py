@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from psycopg import errors as pg_errors
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from clientcompass.audit import service as audit
 from clientcompass.auth import bearer
 from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.passwords import check_password_strength, hash_password, verify_password
 from clientcompass.auth.throttle import LoginThrottle
 from clientcompass.auth.tokens import count_live_tokens, revoke_all_tokens
 from clientcompass.db import UnitOfWork
-from clientcompass.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
-from clientcompass.models import BusinessProfile, PasswordReset, Role, Tenant, User
+from clientcompass.errors import Conflict, Gone, InvalidInput, NotAuthenticated, NotFound
+from clientcompass.models import (
+    AuditAction,
+    BusinessProfile,
+    EmailChange,
+    PasswordReset,
+    Role,
+    Tenant,
+    User,
+)
 from clientcompass.policy.policy import record_acceptance
 
 RESET_TOKEN_PREFIX = "ccr"  # noqa: S105 (a prefix, not a secret)
+EMAIL_CHANGE_PREFIX = "cce"
+EMAIL_CHANGE_LIFETIME = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,28 @@ async def authenticate(
             verify_password(None, password)
         raise NotAuthenticated(attempt.failures.message())
     await throttle.succeeded(attempt)
+    await audit.record(uow, AuditAction.SIGN_IN, actor_id=user.id)
     return user
+
+
+async def record_failed_sign_in(uow: UnitOfWork, email: str) -> None:
+    """Audit a refused sign-in, in its own transaction (the refusal rolled the other back).
+
+    Only for an address that belongs to someone, in their business: a guess at an unknown
+    address belongs to no business's trail."""
+    found = await find_login(uow, email)
+    if found is None:
+        return
+    tenant_id, user_id = found
+    await uow.set_tenant(tenant_id)
+    await audit.record(
+        uow,
+        AuditAction.SIGN_IN_FAILED,
+        actor_id=None,
+        target_kind="user",
+        target_id=user_id,
+        target_label=normalise_email(email),
+    )
 
 
 async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
@@ -156,9 +188,11 @@ async def get_tenant(uow: UnitOfWork) -> Tenant:
     return tenant
 
 
-async def verify_current_password(user: User, password: str) -> None:
+async def verify_current_password(
+    user: User, password: str, *, field: str = "current_password"
+) -> None:
     if not verify_password(user.password_hash, password):
-        raise InvalidInput("That is not your current password.", field="current_password")
+        raise InvalidInput("That is not your current password.", field=field)
 
 
 async def change_password(uow: UnitOfWork, user: User, *, current: str, new: str) -> None:
@@ -166,6 +200,7 @@ async def change_password(uow: UnitOfWork, user: User, *, current: str, new: str
     check_password_strength(new, field="new_password")
     user.password_hash = hash_password(new)
     user.password_changed_at = uow.now
+    await audit.record(uow, AuditAction.PASSWORD_CHANGED, actor_id=user.id)
     await uow.session.flush()
 
 
@@ -248,10 +283,154 @@ async def finish_password_reset(
     user = await get_user(uow, reset.user_id)
     if not user.is_active:
         raise invalid
-    if revoke_api_tokens:
-        await revoke_all_tokens(uow, user.tenant_id, user.id)
+    revoked = await revoke_all_tokens(uow, user.tenant_id, user.id) if revoke_api_tokens else 0
     user.password_hash = hash_password(new_password)
     user.password_changed_at = uow.now
     await expire_reset_links(uow, user.tenant_id, user.id)
+    await audit.record(
+        uow, AuditAction.PASSWORD_RESET, actor_id=user.id, details={"api_tokens_revoked": revoked}
+    )
     await uow.session.flush()
     return user
+
+
+# -- changing the sign-in email ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailChangeLink:
+    user: User
+    new_email: str
+    token: str
+
+
+EMAIL_IN_USE = "That email address is already used by another account. Choose a different one."
+
+
+async def _email_taken(uow: UnitOfWork, email: str) -> bool:
+    """Signs in somewhere, or belongs to a (removed) member of this business."""
+    if await find_login(uow, email) is not None:
+        return True
+    held = await uow.session.scalar(
+        select(User.id).where(User.tenant_id == uow.tenant_id).where(User.email == email)
+    )
+    return held is not None
+
+
+async def start_email_change(
+    uow: UnitOfWork, user: User, *, password: str, new_email: str
+) -> EmailChangeLink:
+    """Step-up with the password, then send a one-time link to the new address. Nothing about
+    signing in changes until the link is used; earlier links of this person die."""
+    await verify_current_password(user, password, field="password")
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        raise InvalidInput("That is already your email address.", field="new_email")
+    if await _email_taken(uow, new_email):
+        raise Conflict(EMAIL_IN_USE, field="new_email")
+    await _expire_email_changes(uow, user)
+    secret = bearer.issue(EMAIL_CHANGE_PREFIX, user.tenant_id)
+    uow.session.add(
+        EmailChange(
+            tenant_id=user.tenant_id,
+            id=uuid.uuid4(),
+            user_id=user.id,
+            new_email=new_email,
+            token_hash=secret.digest,
+            expires_at=uow.now + EMAIL_CHANGE_LIFETIME,
+        )
+    )
+    await audit.record(
+        uow,
+        AuditAction.EMAIL_CHANGE_REQUESTED,
+        actor_id=user.id,
+        target_kind="user",
+        target_id=user.id,
+        target_label=new_email,
+    )
+    await uow.session.flush()
+    return EmailChangeLink(user, new_email, secret.token)
+
+
+async def _expire_email_changes(uow: UnitOfWork, user: User) -> None:
+    await uow.session.execute(
+        update(EmailChange)
+        .where(EmailChange.tenant_id == user.tenant_id)
+        .where(EmailChange.user_id == user.id)
+        .where(EmailChange.used_at.is_(None))
+        .values(used_at=uow.now)
+    )
+
+
+async def pending_email_change(uow: UnitOfWork, user: User) -> EmailChange | None:
+    """The person's live, unconfirmed change (the account page says where the link went)."""
+    return await uow.session.scalar(
+        select(EmailChange)
+        .where(EmailChange.tenant_id == user.tenant_id)
+        .where(EmailChange.user_id == user.id)
+        .where(EmailChange.used_at.is_(None))
+        .where(EmailChange.expires_at > uow.now)
+        .order_by(EmailChange.created_at.desc())
+        .limit(1)
+    )
+
+
+async def purge_email_changes(
+    uow: UnitOfWork, days: int = 30, *, now: datetime | None = None
+) -> int:
+    """Delete the unit of work's business's email-change links that were used or expired more
+    than `days` ago (they hold an address the person may never have confirmed). For the
+    retention job; idempotent."""
+    assert uow.tenant_id is not None
+    before = (now or uow.now) - timedelta(days=days)
+    result = await uow.session.execute(
+        delete(EmailChange)
+        .where(EmailChange.tenant_id == uow.tenant_id)
+        .where(func.coalesce(EmailChange.used_at, EmailChange.expires_at) < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def open_email_change(uow: UnitOfWork, token: str) -> EmailChange:
+    """The live change a link carries, locked; scopes `uow` to its business."""
+    change = await lock_by_token(uow, EmailChange, EMAIL_CHANGE_PREFIX, token)
+    if change is None or change.used_at is not None or change.expires_at <= uow.now:
+        raise Gone(
+            "This link is invalid, used or expired. Ask for a new one in your account settings."
+        )
+    return change
+
+
+async def finish_email_change(uow: UnitOfWork, token: str) -> tuple[User, str]:
+    """Spend the link: the new address signs in from now on, the old one no longer does (both
+    in this transaction, so the login index never holds neither or both). Returns the user
+    and their old address."""
+    change = await open_email_change(uow, token)
+    user = await get_user(uow, change.user_id)
+    if not user.is_active:
+        raise Gone(
+            "This link is invalid, used or expired. Ask for a new one in your account settings."
+        )
+    old = user.email
+    if await _email_taken(uow, change.new_email):
+        raise Conflict(EMAIL_IN_USE, field="token")
+    try:
+        await register_login(uow, change.new_email, user.id)
+    except Conflict as exc:
+        raise Conflict(EMAIL_IN_USE, field="token") from exc
+    await release_login(uow, old)
+    user.email = change.new_email
+    change.used_at = uow.now
+    await _expire_email_changes(uow, user)
+    await audit.record(
+        uow,
+        AuditAction.EMAIL_CHANGED,
+        actor_id=user.id,
+        target_kind="user",
+        target_id=user.id,
+        target_label=change.new_email,
+        details={"previous": old},
+    )
+    await uow.session.flush()
+    return user, old

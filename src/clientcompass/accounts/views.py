@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from clientcompass.accounts import service
-from clientcompass.accounts.schemas import Login, PasswordChange, ProfileUpdate, SignUp
+from clientcompass.accounts.emails import defer_email_change_mails, defer_email_changed_notice
+from clientcompass.accounts.schemas import (
+    EmailChangeRequest,
+    Login,
+    PasswordChange,
+    ProfileUpdate,
+    SignUp,
+)
+from clientcompass.audit import service as audit
 from clientcompass.auth import tokens
+from clientcompass.auth.devices import device_label
 from clientcompass.auth.passwords import check_password_strength
-from clientcompass.errors import DomainError, InvalidInput
-from clientcompass.models import User
+from clientcompass.auth.sessions import Device, device_handle
+from clientcompass.errors import DomainError, InvalidInput, NotAuthenticated
+from clientcompass.models import AuditAction, User
 from clientcompass.web.auth import (
     CurrentPrincipal,
     OptionalPrincipal,
@@ -100,6 +112,9 @@ async def login(request: Request, state: State, principal: OptionalPrincipal) ->
         except DomainError as exc:
             errors = domain_error_fields(exc)
             status = exc.status_code
+            if isinstance(exc, NotAuthenticated):
+                async with state.unit_of_work() as uow:
+                    await service.record_failed_sign_in(uow, str(data.email))
     values.pop("password", None)
     return render(
         request, "auth/login.html", {"values": values, "errors": errors, "next": next_url}, status
@@ -124,9 +139,19 @@ def _checked(values: dict[str, str], name: str) -> bool:
 async def logout_everywhere(
     request: Request, state: State, principal: CurrentPrincipal
 ) -> Response:
-    if _checked(await form_dict(request), "revoke_api_tokens"):
-        async with state.unit_of_work(principal.tenant_id) as uow:
+    revoke = _checked(await form_dict(request), "revoke_api_tokens")
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        revoked = (
             await tokens.revoke_all_tokens(uow, principal.tenant_id, principal.user_id)
+            if revoke
+            else 0
+        )
+        await audit.record(
+            uow,
+            AuditAction.SIGN_OUT_EVERYWHERE,
+            actor_id=principal.user_id,
+            details={"api_tokens_revoked": revoked},
+        )
     await state.sessions.delete_all(principal.tenant_id, principal.user_id)
     response = redirect("/login?signed_out=all")
     clear_session_cookie(response, state)
@@ -225,15 +250,45 @@ async def _account(
     errors: dict[str, str],
     flash: dict[str, str],
     status: int,
+    email_values: dict[str, str] | None = None,
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         api_tokens = await tokens.list_api_tokens(uow, principal)
+        user = await service.get_user(uow, principal.user_id)
+        pending = await service.pending_email_change(uow, user)
+        zone = await audit.business_zone(uow)
+    devices = await state.sessions.devices(principal.session) if principal.session else []
     return render(
         request,
         "settings/account.html",
-        {"errors": errors, "flash": flash, "api_tokens": api_tokens, "section": "account"},
+        {
+            "errors": errors,
+            "flash": flash,
+            "api_tokens": api_tokens,
+            "section": "account",
+            "devices": [_device_view(d, zone) for d in devices],
+            "pending_email": pending.new_email if pending else "",
+            "email_values": email_values or {},
+        },
         status,
     )
+
+
+def _when(timestamp: float, zone: ZoneInfo) -> tuple[str, str]:
+    """(ISO 8601 for a <time datetime>, what a person reads) for a Unix time."""
+    at = datetime.fromtimestamp(timestamp, UTC)
+    return at.isoformat(), at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _device_view(device: Device, zone: ZoneInfo) -> dict[str, object]:
+    return {
+        "handle": device.handle,
+        "label": device_label(device.user_agent),
+        "ip": device.ip,
+        "signed_in": _when(device.created_at, zone),
+        "last_seen": _when(device.last_seen, zone),
+        "current": device.current,
+    }
 
 
 @router.post("/settings/account/profile")
@@ -271,6 +326,14 @@ async def create_api_token(request: Request, state: State, principal: CurrentPri
     async with state.unit_of_work(principal.tenant_id) as uow:
         user = await service.get_user(uow, principal.user_id)
         issued = await tokens.create_api_token(uow, user, name=values.get("name", "")[:100])
+        await audit.record(
+            uow,
+            AuditAction.API_TOKEN_CREATED,
+            actor_id=user.id,
+            target_kind="api_token",
+            target_id=issued.api_token.id,
+            target_label=issued.api_token.name,
+        )
     return await _account(request, state, principal, {}, {"new_token": issued.token}, 201)
 
 
@@ -279,5 +342,127 @@ async def revoke_api_token(
     token_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await tokens.revoke_api_token(uow, principal, token_id)
+        revoked = await tokens.revoke_api_token(uow, principal, token_id)
+        await audit.record_token_revoked(uow, principal, revoked)
     return redirect("/settings/account?saved=token-revoked")
+
+
+# -- devices: signing out one, or all but this one ------------------------------------------
+
+
+@router.post("/settings/account/devices/sign-out-others")
+async def sign_out_others(state: State, principal: CurrentPrincipal) -> Response:
+    """Every other session of mine ends now; this one stays. No step-up: it only takes away."""
+    if principal.session is None:
+        raise InvalidInput("Sign in with your password in a browser to manage your devices.")
+    ended = await state.sessions.delete_others(principal.session)
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        await audit.record(
+            uow,
+            AuditAction.SIGN_OUT_OTHERS,
+            actor_id=principal.user_id,
+            details={"sessions_ended": ended},
+        )
+    return redirect("/settings/account?saved=signed-out-others#devices")
+
+
+@router.post("/settings/account/devices/sign-out")
+async def sign_out_device(request: Request, state: State, principal: CurrentPrincipal) -> Response:
+    """Sign one of my devices out (this one too, which is the same as signing out)."""
+    if principal.session is None:
+        raise InvalidInput("Sign in with your password in a browser to manage your devices.")
+    handle = (await form_dict(request)).get("device", "")[:64]
+    current = handle == device_handle(principal.session.sid)
+    label = next(
+        (
+            device_label(d.user_agent)
+            for d in await state.sessions.devices(principal.session)
+            if d.handle == handle
+        ),
+        "",
+    )
+    if not await state.sessions.delete_device(principal.session, handle):
+        return redirect("/settings/account?saved=device-gone#devices")
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        await audit.record(
+            uow,
+            AuditAction.SIGN_OUT_DEVICE,
+            actor_id=principal.user_id,
+            target_kind="device",
+            target_label=label,
+        )
+    if current:
+        response = redirect("/login?signed_out=1")
+        clear_session_cookie(response, state)
+        return response
+    return redirect("/settings/account?saved=device-signed-out#devices")
+
+
+# -- changing the sign-in email ---------------------------------------------------------------
+
+
+@router.post("/settings/account/email")
+async def request_email_change(
+    request: Request, state: State, principal: CurrentPrincipal
+) -> Response:
+    values = await form_dict(request)
+    data, errors = parse(EmailChangeRequest, values)
+    status = 422
+    if data is not None:
+        try:
+            async with state.unit_of_work(principal.tenant_id) as uow:
+                user = await service.get_user(uow, principal.user_id)
+                link = await service.start_email_change(
+                    uow,
+                    user,
+                    password=data.password,
+                    new_email=str(data.new_email),
+                )
+                defer_email_change_mails(uow, link, state.settings.base_url)
+            return redirect("/settings/account?saved=email-sent#email")
+        except DomainError as exc:
+            errors = domain_error_fields(exc)
+            status = exc.status_code
+    values.pop("password", None)
+    return await _account(request, state, principal, errors, {}, status, email_values=values)
+
+
+@router.get("/verify-email")
+async def verify_email_form(
+    request: Request, state: State, principal: OptionalPrincipal
+) -> Response:
+    token = request.query_params.get("token", "")
+    new_email = ""
+    errors: dict[str, str] = {}
+    try:
+        async with state.unit_of_work() as uow:
+            new_email = (await service.open_email_change(uow, token)).new_email
+    except DomainError as exc:
+        errors = domain_error_fields(exc)
+    return render(
+        request,
+        "auth/verify_email.html",
+        {"token": token, "new_email": new_email, "errors": errors, "done": False},
+        410 if errors else 200,
+    )
+
+
+@router.post("/verify-email")
+async def verify_email(request: Request, state: State, principal: OptionalPrincipal) -> Response:
+    token = (await form_dict(request)).get("token", "")
+    try:
+        async with state.unit_of_work() as uow:
+            user, old = await service.finish_email_change(uow, token)
+            defer_email_changed_notice(uow, user, old)
+    except DomainError as exc:
+        return render(
+            request,
+            "auth/verify_email.html",
+            {"token": "", "new_email": "", "errors": domain_error_fields(exc), "done": False},
+            exc.status_code,
+        )
+    return render(
+        request,
+        "auth/verify_email.html",
+        {"token": "", "new_email": user.email, "errors": {}, "done": True},
+    )

@@ -7,6 +7,7 @@ every JWT that names it worthless at once.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 import uuid
@@ -20,6 +21,26 @@ from clientcompass.config import Settings
 JWT_ALGORITHM = "HS256"
 SESSION_KEY = "session:{sid}"
 USER_SESSIONS_KEY = "user-sessions:{tenant}:{user}"
+# How stale "last used" may get before a request writes it again: one write a minute at most.
+LAST_SEEN_PRECISION_SECONDS = 60
+
+# Load a session and slide its expiry; note when it was last used (at most once a minute).
+# One script, so a session deleted meanwhile is never recreated by the write.
+_TOUCH = """
+local data = redis.call('HGETALL', KEYS[1])
+if #data == 0 then return data end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+local seen = redis.call('HGET', KEYS[1], 'last_seen')
+if not seen or tonumber(ARGV[1]) - tonumber(seen) >= tonumber(ARGV[3]) then
+    redis.call('HSET', KEYS[1], 'last_seen', ARGV[1])
+end
+return data
+"""
+
+
+def device_handle(sid: str) -> str:
+    """A session's name on the device list: a digest, so a page never shows a session id."""
+    return hashlib.sha256(f"device:{sid}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -29,6 +50,18 @@ class Session:
     user_id: uuid.UUID
     csrf_token: str
     created_at: float
+
+
+@dataclass(frozen=True)
+class Device:
+    """One signed-in session as the person's device list shows it."""
+
+    handle: str
+    user_agent: str
+    ip: str
+    created_at: float
+    last_seen: float
+    current: bool
 
 
 class SessionStore:
@@ -65,14 +98,17 @@ class SessionStore:
     async def touch(self, sid: str) -> Session | None:
         """Load a live session and slide its inactivity expiry; None if gone or too old."""
         key = SESSION_KEY.format(sid=sid)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hgetall(key)
-            # EXPIRE on a missing key does nothing, so this never resurrects a session.
-            pipe.expire(key, self.settings.session_idle_seconds)
-            data, _ = await pipe.execute()
+        data = await self.redis.eval(
+            _TOUCH,
+            1,
+            key,
+            repr(time.time()),
+            self.settings.session_idle_seconds,
+            LAST_SEEN_PRECISION_SECONDS,
+        )
         if not data:
             return None
-        fields = {k.decode(): v.decode() for k, v in data.items()}
+        fields = {_text(k): _text(v) for k, v in zip(data[::2], data[1::2], strict=True)}
         session = Session(
             sid=sid,
             tenant_id=uuid.UUID(fields["tenant_id"]),
@@ -116,6 +152,48 @@ class SessionStore:
                 await pipe.execute()
         return len(others)
 
+    async def devices(self, session: Session) -> list[Device]:
+        """The user's live sessions, most recently used first; `session` is marked current.
+        Sessions that expired meanwhile are dropped from the user's index."""
+        index = USER_SESSIONS_KEY.format(tenant=session.tenant_id, user=session.user_id)
+        sids = sorted(_text(sid) for sid in await self.redis.smembers(index))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.hgetall(SESSION_KEY.format(sid=sid))
+            found = await pipe.execute()
+        devices: list[Device] = []
+        gone: list[str] = []
+        for sid, data in zip(sids, found, strict=True):
+            if not data:
+                gone.append(sid)
+                continue
+            fields = {_text(k): _text(v) for k, v in data.items()}
+            created = float(fields.get("created_at", "0"))
+            devices.append(
+                Device(
+                    handle=device_handle(sid),
+                    user_agent=fields.get("user_agent", ""),
+                    ip=fields.get("ip", ""),
+                    created_at=created,
+                    last_seen=float(fields.get("last_seen", created)),
+                    current=sid == session.sid,
+                )
+            )
+        if gone:
+            await self.redis.srem(index, *gone)
+        return sorted(devices, key=lambda d: (not d.current, -d.last_seen))
+
+    async def delete_device(self, session: Session, handle: str) -> bool:
+        """Sign one of the user's own sessions out by its handle; False if none matches."""
+        index = USER_SESSIONS_KEY.format(tenant=session.tenant_id, user=session.user_id)
+        for sid in (_text(sid) for sid in await self.redis.smembers(index)):
+            if secrets.compare_digest(device_handle(sid).encode(), handle.encode()):
+                await self.delete(
+                    Session(sid, session.tenant_id, session.user_id, "", session.created_at)
+                )
+                return True
+        return False
+
     def issue_jwt(self, session: Session) -> str:
         now = int(time.time())
         claims = {
@@ -141,5 +219,5 @@ class SessionStore:
         return claims
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: bytes | str | int | float) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

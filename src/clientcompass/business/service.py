@@ -6,6 +6,7 @@ import json
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
+from clientcompass.audit import service as audit
 from clientcompass.auth.principal import Principal
 from clientcompass.business.schemas import (
     BankingDetails,
@@ -16,7 +17,7 @@ from clientcompass.business.schemas import (
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput, NotFound
-from clientcompass.models import BusinessProfile, Tenant
+from clientcompass.models import AuditAction, BusinessProfile, Tenant
 
 LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
@@ -121,6 +122,13 @@ async def set_banking_details(
     plaintext = json.dumps(details.model_dump(mode="json"), sort_keys=True)
     profile.banking_details_sealed = keyring.encrypt(plaintext, context=banking_context(profile))
     profile.updated_at = uow.now
+    await audit.record(
+        uow,
+        AuditAction.BANKING_DETAILS_CHANGED,
+        actor_id=actor.user_id,
+        target_kind="business",
+        target_label=details.bank,
+    )
     await uow.session.flush()
 
 

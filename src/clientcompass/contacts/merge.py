@@ -24,16 +24,21 @@ from clientcompass.models import (
     Conversation,
     ConversationStatus,
     Document,
+    FlowRun,
     Lead,
     Message,
+    RunStatus,
 )
+from clientcompass.models.flows import LIVE_STATUSES
 from clientcompass.models.inbox import ConversationEvent, ConversationLabel
 
 # Every table with a foreign key to contacts or conversations, so a merge leaves nothing
 # behind. tests/test_contacts_merge.py compares these with the database's foreign keys.
-CONTACT_REFERENCES = frozenset({"conversations", "documents", "leads", "marketing_consent_events"})
+CONTACT_REFERENCES = frozenset(
+    {"conversations", "documents", "leads", "marketing_consent_events", "flow_runs"}
+)
 CONVERSATION_REFERENCES = frozenset(
-    {"messages", "conversation_events", "conversation_labels", "leads"}
+    {"messages", "conversation_events", "conversation_labels", "leads", "flow_runs"}
 )
 SKIP_SESSION_SYNC = {"synchronize_session": False}
 
@@ -69,7 +74,20 @@ async def _labels(uow: UnitOfWork, conversation: Conversation) -> set[str]:
 async def _fold_conversation(uow: UnitOfWork, kept: Conversation, gone: Conversation) -> None:
     """Move one conversation's thread into another on the same channel, then delete it."""
     tenant_id = kept.tenant_id
-    for model in (Message, ConversationEvent, Lead):
+    # One live flow run per conversation: the folded thread's own stops (its history moves).
+    await uow.session.execute(
+        update(FlowRun)
+        .where(FlowRun.tenant_id == tenant_id, FlowRun.conversation_id == gone.id)
+        .where(FlowRun.status.in_(LIVE_STATUSES))
+        .values(
+            status=RunStatus.STOPPED.value,
+            end_reason="the conversation was merged into another",
+            ended_at=uow.now,
+            wake_at=None,
+        )
+        .execution_options(**SKIP_SESSION_SYNC)
+    )
+    for model in (Message, ConversationEvent, Lead, FlowRun):
         await uow.session.execute(
             update(model)
             .where(model.tenant_id == tenant_id, model.conversation_id == gone.id)
@@ -140,7 +158,7 @@ async def merge_contacts(
         else:
             await _fold_conversation(uow, kept, conversation)
     await uow.session.flush()
-    for owned in (Document, Lead):
+    for owned in (Document, Lead, FlowRun):
         await uow.session.execute(
             update(owned)
             .where(owned.tenant_id == tenant_id, owned.contact_id == duplicate.id)

@@ -270,10 +270,17 @@ TERMINAL = frozenset({"end", "handoff"})
 PAUSING = frozenset({"ask", "choose", "wait"})
 
 
+NUDGE_TEXT = "Are you still there? Just reply when you're ready."
+
+
 class FlowDefinition(Model):
     format: Literal[1] = FORMAT
     trigger: Trigger
     steps: list[Step] = Field(default_factory=list)
+    # A customer silent this long after a question gets one nudge; as long again, and the
+    # run ends as abandoned.
+    nudge_after_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+    nudge_text: str = Field(default=NUDGE_TEXT, max_length=BODY_MAX)
 
 
 def parse(data: Any) -> FlowDefinition:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from clientcompass.models import Flow, FlowVersion
+from clientcompass.models import Flow, FlowRun, FlowVersion
 
 
 class FlowCreate(BaseModel):
@@ -90,3 +90,45 @@ class FlowErrorOut(BaseModel):
     """422 for a draft that can't run: every problem, each naming its step."""
 
     error: FlowErrorDetail
+
+
+class RunOut(BaseModel):
+    """A flow run: where it stands, what it has gathered, and why it ended."""
+
+    id: uuid.UUID
+    flow_id: uuid.UUID
+    version: int | None  # None: a trial of the draft on the sandbox phone
+    conversation_id: uuid.UUID
+    contact_id: uuid.UUID
+    trigger: str
+    status: str
+    step_id: str | None
+    waiting: str
+    answers: dict[str, Any]
+    lead_id: uuid.UUID | None
+    end_reason: str
+    started_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, run: FlowRun) -> RunOut:
+        return cls(
+            id=run.id,
+            flow_id=run.flow_id,
+            version=run.version,
+            conversation_id=run.conversation_id,
+            contact_id=run.contact_id,
+            trigger=run.trigger,
+            status=run.status,
+            step_id=run.step_id,
+            waiting=run.waiting,
+            answers={k: v for k, v in run.answers.items() if not k.startswith("_")},
+            lead_id=run.lead_id,
+            end_reason=run.end_reason,
+            started_at=run.started_at,
+            ended_at=run.ended_at,
+        )
+
+
+class RunStart(BaseModel):
+    flow_id: uuid.UUID

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import InvalidInput, NotFound
+from clientcompass.flows import content
 from clientcompass.flows import definition as d
 from clientcompass.flows.starters import STARTERS
 from clientcompass.flows.validate import Problem, parse_and_validate
@@ -150,6 +151,13 @@ async def publish(uow: UnitOfWork, actor: Principal, flow_id: uuid.UUID) -> Flow
     flow.live_version = version.number
     flow.updated_at = uow.now
     await uow.session.flush()
+    if any(isinstance(step, d.ChooseStep) for step in parsed.steps):
+        uow.defer_job(
+            content.PREPARE_TASK,
+            tenant_id=str(actor.tenant_id),
+            flow_id=str(flow.id),
+            version=version.number,
+        )
     return version
 
 

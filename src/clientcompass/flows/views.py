@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from clientcompass.errors import InvalidInput
 from clientcompass.flows import definition as d
 from clientcompass.flows import forms, service
+from clientcompass.flows import tasks as flow_tasks
 from clientcompass.flows.starters import STARTERS
 from clientcompass.flows.validate import Problem
 from clientcompass.web.auth import CurrentManager, State
@@ -87,7 +88,12 @@ async def _builder(
         flow = await service.get_flow(uow, principal, flow_id)
         versions = await service.list_versions(uow, principal, flow_id)
         members = await service.members(uow)
-    shown = draft if draft is not None else flow.draft
+        shown = draft if draft is not None else flow.draft
+        calls_webhook = any(
+            isinstance(step, dict) and step.get("kind") == "webhook"
+            for step in (shown.get("steps", []) if isinstance(shown, dict) else [])
+        )
+        secret = await flow_tasks.webhook_secret(uow, state.keyring) if calls_webhook else ""
     by_step: dict[str | None, list[str]] = defaultdict(list)
     for problem in problems or []:
         by_step[problem.step_id].append(problem.message)
@@ -111,6 +117,8 @@ async def _builder(
             "members": members,
             "saved": request.query_params.get("saved", ""),
             "d": d,
+            "sandbox_enabled": state.settings.sandbox_enabled,
+            "webhook_secret": secret,
         },
         status,
     )

@@ -241,8 +241,9 @@ async def create_or_update(
     if lead is None:
         data = LeadIn.model_validate(
             {
-                **given.model_dump(include=given.model_fields_set),
-                "estimated_value": given.estimated_value,
+                **given.model_dump(include=given.model_fields_set - {"estimated_value"}),
+                # As given (rand): LeadIn reads it into cents itself, once.
+                "estimated_value": fields.get("estimated_value"),
                 "contact_id": contact_id,
                 "conversation_id": conversation_id,
                 "source": source,

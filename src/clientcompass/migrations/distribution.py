@@ -39,6 +39,10 @@ COORDINATOR_TABLES: Mapping[str, str] = {
     "procrastinate_events": "the job queue's history",
     "procrastinate_periodic_defers": "the scheduler's record of periodic jobs",
     "procrastinate_workers": "worker heartbeats",
+    "meta_deletion_requests": (
+        "Meta's data-deletion requests: the operator's record, keyed by Meta's user id and a "
+        "confirmation code, never joined with tenant tables"
+    ),
 }
 
 
@@ -75,10 +79,13 @@ APP_FUNCTIONS: Mapping[str, FunctionUse] = {
     "cc_templates_pending": FunctionUse.SWEEP,
     "cc_snoozes_due": FunctionUse.SWEEP,
     "cc_reminder_tenants": FunctionUse.SWEEP,
+    "cc_flow_due_tenants": FunctionUse.SWEEP,
     "cc_inbound_unhandled": FunctionUse.SWEEP,
     "cc_files_expired": FunctionUse.SWEEP,
     "cc_media_stuck": FunctionUse.SWEEP,
     "cc_digest_tenants": FunctionUse.SWEEP,
+    "cc_retention_due": FunctionUse.SWEEP,
+    "cc_audit_expired_tenants": FunctionUse.SWEEP,
     "cc_files_hold": FunctionUse.TRIGGER,
     "cc_file_chunks_guard": FunctionUse.TRIGGER,
     "cc_flow_versions_immutable": FunctionUse.TRIGGER,

@@ -1,5 +1,6 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
+from clientcompass.models.audit import AuditAction, AuditEvent, EmailChange
 from clientcompass.models.base import Base
 from clientcompass.models.consent import MarketingConsentEvent
 from clientcompass.models.documents import (
@@ -12,7 +13,7 @@ from clientcompass.models.documents import (
     PaymentMethod,
 )
 from clientcompass.models.files import FileChunk, Retention, StoredFile
-from clientcompass.models.flows import Flow, FlowVersion
+from clientcompass.models.flows import Flow, FlowRun, FlowRunStep, FlowVersion, RunStatus
 from clientcompass.models.inbox import (
     CannedResponse,
     ConversationEvent,
@@ -21,6 +22,7 @@ from clientcompass.models.inbox import (
 )
 from clientcompass.models.integrations import WebhookDelivery, WebhookSubscription
 from clientcompass.models.leads import Lead, LeadSource, LeadStage, LeadStageChange
+from clientcompass.models.lifecycle import MetaDeletionRequest
 from clientcompass.models.notifications import (
     NotificationPreference,
     NotificationReceipt,
@@ -45,6 +47,8 @@ from clientcompass.models.whatsapp import (
 
 __all__ = [
     "ApiToken",
+    "AuditAction",
+    "AuditEvent",
     "Base",
     "BusinessProfile",
     "CannedResponse",
@@ -60,9 +64,12 @@ __all__ = [
     "DocumentEvent",
     "DocumentLine",
     "DocumentStatus",
+    "EmailChange",
     "EventKind",
     "FileChunk",
     "Flow",
+    "FlowRun",
+    "FlowRunStep",
     "FlowVersion",
     "Invitation",
     "Lead",
@@ -76,6 +83,7 @@ __all__ = [
     "MessageMedia",
     "MessageStatus",
     "MessageTemplate",
+    "MetaDeletionRequest",
     "NotificationPreference",
     "NotificationReceipt",
     "PasswordReset",
@@ -84,6 +92,7 @@ __all__ = [
     "PushSubscription",
     "Retention",
     "Role",
+    "RunStatus",
     "StoredFile",
     "TemplateCategory",
     "TemplateStatus",

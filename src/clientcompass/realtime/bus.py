@@ -41,6 +41,8 @@ class Event(StrEnum):
     CONTACT_CONSENT = "contact.consent"
     # A flow handed the conversation to a person (the flows issue announces it).
     CONVERSATION_HANDOFF = "conversation.handoff"
+    # A flow run started, paused, resumed or ended in a conversation (the thread shows it).
+    FLOW_RUN_CHANGED = "flow.run"
     # Sent by the SSE reader itself when the capped stream lost events a client asked for.
     RESYNC = "resync"
 

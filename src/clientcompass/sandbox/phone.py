@@ -17,6 +17,7 @@ from clientcompass.whatsapp.errors import explain
 
 QUICK_REPLY = "twilio/quick-reply"
 CARD = "twilio/card"
+LIST_PICKER = "twilio/list-picker"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -24,6 +25,8 @@ PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 class QuickReply:
     payload: str
     title: str
+    # A list-picker item: WhatsApp answers with ListId/ListTitle instead of a button payload.
+    from_list: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,20 @@ def quick_replies(item: dict[str, Any]) -> list[QuickReply]:
     """The buttons under a quick-reply template or a card, as WhatsApp draws them for the
     customer (a card's link and phone buttons are not answers, so they are left out)."""
     content_type = item.get("content_type")
-    if content_type not in (QUICK_REPLY, CARD):
+    if content_type not in (QUICK_REPLY, CARD, LIST_PICKER):
         return []
     spec = (item.get("content_types") or {}).get(content_type) or {}
     variables = {str(k): str(v) for k, v in (item.get("content_variables") or {}).items()}
+    if content_type == LIST_PICKER:
+        return [
+            QuickReply(
+                payload=_fill(str(entry.get("id") or ""), variables),
+                title=_fill(str(entry["item"]), variables),
+                from_list=True,
+            )
+            for entry in spec.get("items") or []
+            if isinstance(entry, dict) and entry.get("item")
+        ]
     buttons = []
     for action in spec.get("actions") or []:
         if (

@@ -9,6 +9,7 @@ shows up here with its ticks as the stand-in plays delivery.
 from __future__ import annotations
 
 import base64
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.datastructures import UploadFile
 
 from clientcompass.business import service as business
 from clientcompass.errors import DomainError, InvalidInput, NotFound
+from clientcompass.flows import runtime as flow_runtime
 from clientcompass.inbox.display import zone
 from clientcompass.models import Channel
 from clientcompass.models.base import utcnow
@@ -141,6 +143,7 @@ async def _page(
             "error": error,
             "errors": errors or {},
             "can_connect": principal.role.manages_business,
+            "trial": request.query_params.get("trial") == "1",
         },
         status,
     )
@@ -287,12 +290,11 @@ async def customer_taps(request: Request, state: State, principal: CurrentPrinci
         return await _invalid(
             request, state, principal, InvalidInput("That button has nothing to send.")
         )
-    return await _customer_says(
-        request,
-        state,
-        principal,
-        {"body": title, "button_text": title, "button_payload": payload},
-    )
+    if form.get("list") == "1":  # a list-picker item: WhatsApp sends ListId and ListTitle
+        chosen = {"body": title, "list_id": payload, "list_title": title}
+    else:
+        chosen = {"body": title, "button_text": title, "button_payload": payload}
+    return await _customer_says(request, state, principal, chosen)
 
 
 async def _invalid(
@@ -311,6 +313,23 @@ async def _invalid(
         except SandboxUnavailable:
             thread = None
     return _partial(request, thread, exc.message, exc.status_code)
+
+
+@router.post("/sandbox/try-flow/{flow_id:uuid}")
+async def try_flow(
+    flow_id: uuid.UUID, request: Request, state: State, principal: CurrentManager
+) -> Response:
+    """The flow builder's "Try it on the sandbox phone": the next message this phone sends
+    runs the flow's draft as it is now (flows/runtime.py `arm_trial`)."""
+    customer = _customer(request)
+    async with state.unit_of_work(principal.tenant_id) as uow:
+        if await sandbox.find_sandbox_channel(uow, principal) is None:
+            raise InvalidInput(
+                "Connect the sandbox first (Settings → WhatsApp), then try the flow.",
+                field="flow_id",
+            )
+        await flow_runtime.arm_trial(uow, principal.user_id, flow_id, customer.phone)
+    return _remember(redirect("/sandbox?trial=1"), customer, state)
 
 
 @router.post("/sandbox/connect")

@@ -16,6 +16,7 @@ from clientcompass.accounts.service import (
     register_login,
     release_login,
 )
+from clientcompass.audit import service as audit
 from clientcompass.auth import bearer
 from clientcompass.auth.lookup import lock_by_token
 from clientcompass.auth.passwords import check_password_strength, hash_password
@@ -24,6 +25,7 @@ from clientcompass.auth.tokens import revoke_all_tokens
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, Forbidden, Gone, NotFound
 from clientcompass.models import (
+    AuditAction,
     BusinessProfile,
     Invitation,
     PushSubscription,
@@ -250,6 +252,16 @@ async def change_role(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, rol
         raise Forbidden("Only an owner can make or unmake an owner.")
     if member.role is Role.OWNER and role is not Role.OWNER:
         await _keep_an_owner(uow, actor.tenant_id, leaving=member.id)
+    if member.role is not role:
+        await audit.record(
+            uow,
+            AuditAction.ROLE_CHANGED,
+            actor_id=actor.user_id,
+            target_kind="user",
+            target_id=member.id,
+            target_label=member.name,
+            details={"from": member.role.value, "to": role.value},
+        )
     member.role = role
     await uow.session.flush()
     return member
@@ -284,6 +296,14 @@ async def remove_member(uow: UnitOfWork, actor: Principal, user_id: uuid.UUID) -
     )
     # Their email is free again: to sign up elsewhere, or to be invited back.
     await release_login(uow, member.email)
+    await audit.record(
+        uow,
+        AuditAction.MEMBER_REMOVED,
+        actor_id=actor.user_id,
+        target_kind="user",
+        target_id=member.id,
+        target_label=member.name,
+    )
     await uow.session.flush()
     log.info(
         "member_removed",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, EmailStr, Field
 
+from clientcompass.audit import service as audit
 from clientcompass.auth import tokens
 from clientcompass.auth.permissions import GRANTS
 from clientcompass.errors import DomainError, Gone
@@ -140,7 +141,9 @@ async def revoke_api_token(
     token_id: uuid.UUID, state: State, principal: CurrentManager
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await tokens.revoke_api_token(uow, principal, token_id)
+        await audit.record_token_revoked(
+            uow, principal, await tokens.revoke_api_token(uow, principal, token_id)
+        )
     return redirect("/settings/team?done=token-revoked#api-tokens")
 
 

@@ -80,6 +80,25 @@ def _check_actions(name: str, spec: dict[str, Any], *, call_to_action: bool) -> 
                 raise invalid(f"{name} PHONE_NUMBER action needs a phone")
 
 
+def _check_list_picker(spec: dict[str, Any]) -> None:
+    """twilio/list-picker (Content API docs): a body (≤ 1,024), a button, 1 to 10 items, each
+    with an item (≤ 24), an id (≤ 200) and a description (≤ 72)."""
+    body, button, items = spec.get("body"), spec.get("button"), spec.get("items")
+    if not isinstance(body, str) or not body or len(body) > 1024:
+        raise invalid("twilio/list-picker needs a body of at most 1,024 characters")
+    if not isinstance(button, str) or not button:
+        raise invalid("twilio/list-picker needs a button")
+    if not isinstance(items, list) or not 1 <= len(items) <= 10:
+        raise invalid("twilio/list-picker needs 1 to 10 items")
+    for entry in items:
+        if not isinstance(entry, dict):
+            raise invalid("every twilio/list-picker item must be an object")
+        for field, limit in (("item", 24), ("id", 200), ("description", 72)):
+            value = entry.get(field)
+            if not isinstance(value, str) or not value or len(value) > limit:
+                raise invalid(f"every twilio/list-picker item needs a {field} of at most {limit}")
+
+
 def _check_media(name: str, media: Any) -> None:
     if not isinstance(media, list) or not media or not all(isinstance(u, str) for u in media):
         raise invalid(f"{name} needs a non-empty media list")
@@ -126,6 +145,8 @@ def check_types(types: Any) -> dict[str, Any]:
             _check_card(spec)
         if name == "twilio/quick-reply":
             _check_actions(name, spec, call_to_action=False)
+        if name == "twilio/list-picker":
+            _check_list_picker(spec)
         if name == "twilio/call-to-action":
             _check_actions(name, spec, call_to_action=True)
     return types

@@ -96,7 +96,14 @@ async def enqueue(
     conversation.last_message_at = uow.now
     conversation.last_message_preview = (message.body or "📎 Attachment")[:200]
     await uow.session.flush()
-    uow.defer_job(SEND_TASK, tenant_id=str(uow.tenant_id), message_id=str(message.id))
+    # One conversation's sends go one at a time, in the order they were queued: a flow's
+    # greeting and its first question (one transaction, two messages) arrive in that order.
+    uow.defer_job(
+        SEND_TASK,
+        lock=f"send:{conversation.id}",
+        tenant_id=str(uow.tenant_id),
+        message_id=str(message.id),
+    )
     return message
 
 

@@ -1,0 +1,1 @@
+"""The audit trail: who signed in, changed access or destroyed data, kept 90 days."""

@@ -1,0 +1,1 @@
+"""The data lifecycle: retention jobs and Meta's data-deletion callback."""
