@@ -47,6 +47,13 @@ from clientcompass.integrations import api as integrations_api
 from clientcompass.integrations import views as integrations_views
 from clientcompass.leads import api as leads_api
 from clientcompass.leads import views as leads_views
+from clientcompass.lifecycle import (
+    closure_views,
+    erasure_views,
+    export_views,
+    policy_views,
+    promises,
+)
 from clientcompass.lifecycle import metrics as lifecycle_metrics
 from clientcompass.lifecycle import views as lifecycle_views
 from clientcompass.metrics import Metrics, WhatsAppMetrics
@@ -97,6 +104,8 @@ def build_templates(settings: Settings, assets: StaticAssets) -> Jinja2Templates
     templates.env.globals["time_zone_choices"] = time_zone_choices
     templates.env.globals["csrf_token"] = csrf_token_for
     templates.env.globals["policy_seen_marker"] = privacy.seen_marker
+    templates.env.globals["promises"] = promises.facts(settings)
+    templates.env.globals["upcoming_policy"] = policy_views.announced
     templates.env.filters["phone"] = national
     templates.env.globals["sandbox_enabled"] = settings.sandbox_enabled
     templates.env.globals["sandbox_built_in"] = settings.sandbox_is_built_in
@@ -239,6 +248,12 @@ def create_app(settings: Settings) -> FastAPI:
         audit_views.router,
         audit_api.router,
         lifecycle_views.router,
+        closure_views.router,
+        closure_views.api,
+        policy_views.router,
+        erasure_views.router,
+        erasure_views.api_router,
+        export_views.router,
     ):
         app.include_router(router)
 

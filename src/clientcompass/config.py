@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(16 * 1024 * 1024, alias="MEDIA_MAX_BYTES")
     # WhatsApp media (temporary files) are purged this many days after they arrived or were sent.
     media_retention_days: int = Field(90, ge=1, alias="MEDIA_RETENTION_DAYS")
+    # A closed business's conversations are deleted this many years after it closed (the policy:
+    # "up to 7 years after account closure"); lifecycle/closure.py.
+    closed_conversations_retention_years: int = Field(
+        7, ge=1, le=7, alias="CLOSED_CONVERSATIONS_RETENTION_YEARS"
+    )
     # A download still pending after this long is retried by the sweep, or given up.
     media_fetch_deadline_seconds: float = Field(600.0, gt=0, alias="MEDIA_FETCH_DEADLINE_SECONDS")
     forwarded_allow_ips: str = Field("127.0.0.1", alias="FORWARDED_ALLOW_IPS")

@@ -28,6 +28,7 @@ from clientcompass.inbox import tasks as inbox_tasks
 from clientcompass.integrations import service as integrations_service
 from clientcompass.integrations import tasks as integrations_tasks
 from clientcompass.leads import events as lead_events
+from clientcompass.lifecycle import export_tasks, policy_notice
 from clientcompass.lifecycle import tasks as lifecycle_tasks
 from clientcompass.mail import send_mail
 from clientcompass.notifications import digest as notification_digest
@@ -99,6 +100,8 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
     notification_email.register(job_app, resources)
     notification_digest.register(job_app, resources)
     lifecycle_tasks.register(job_app, resources)
+    policy_notice.register(job_app, resources)
+    export_tasks.register(job_app, resources)
     # Last, so it covers every task registered above: a job that met an outage runs again.
     retry_through_outages(job_app)
     return job_app, resources

@@ -296,9 +296,22 @@ DOCUMENT_TABLES = {
 }
 
 
+# The rules reviewed for the legal hold, each with its own clock-moved test: the erased
+# customer's invoices anonymised 5 years after issue (tests/erasure), and a closed business's
+# documents 5 years after issue, then the rest (tests/closure/test_retention.py).
+REVIEWED_FOR_THE_HOLD = {
+    "legal_hold",
+    "closed_business_documents",
+    "closed_business_conversations",
+    "closed_business",
+}
+
+
 def test_no_rule_deletes_documents(owner_conn: psycopg.Connection) -> None:
+    """Only the rules reviewed for the legal hold name a document table."""
     for rule in retention.RULES:
-        assert not set(rule.tables) & DOCUMENT_TABLES, rule.name
+        if rule.name not in REVIEWED_FOR_THE_HOLD:
+            assert not set(rule.tables) & DOCUMENT_TABLES, rule.name
     statements = [
         str(clause)
         for clause in (

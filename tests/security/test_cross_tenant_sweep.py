@@ -104,6 +104,9 @@ PUBLIC = {
     "/reset-password": "the emailed reset link",
     "/invite": "the emailed invitation link",
     "/verify-email": "the emailed email-change link (tests/accounts/test_email_change.py)",
+    "/reopen": "the emailed reopen link of a closed business, HMAC-signed (tests/closure)",
+    "/api/v1/business/reopen": "the same reopen link's token, as JSON (tests/closure)",
+    "/privacy/upcoming": "the announced next version of the privacy policy (public by design)",
 }
 DOCUMENT_KINDS = {"quotes", "invoices", "credit-notes"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -46,7 +46,14 @@ ACTIONS = {
     # page an email-change link opens (the token is a hidden field).
     "/settings/account/devices/sign-out",
     "/settings/account/devices/sign-out-others",
+    # Data exports (lifecycle/export_views.py): "Export all business data" and a contact's
+    # "Export this customer's data" are buttons; tests/exports test them.
+    "/settings/export",
+    "/contacts/{contact_id:uuid}/export",
     "/verify-email",
+    # The confirm button on the page a reopen link opens (the token is a hidden field);
+    # tests/closure test it.
+    "/reopen",
     "/settings/team/api-tokens/{token_id}/revoke",
     "/settings/team/members/{user_id}/remove",
     "/templates/sync",

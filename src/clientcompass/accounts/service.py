@@ -32,6 +32,10 @@ from clientcompass.policy.policy import record_acceptance
 RESET_TOKEN_PREFIX = "ccr"  # noqa: S105 (a prefix, not a secret)
 EMAIL_CHANGE_PREFIX = "cce"
 EMAIL_CHANGE_LIFETIME = timedelta(hours=24)
+BUSINESS_CLOSED = (
+    "This business account is closed. An owner can reopen it with the link emailed when it "
+    "was closed."
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ async def authenticate(
             verify_password(None, password)
         raise NotAuthenticated(attempt.failures.message())
     await throttle.succeeded(attempt)
+    tenant = await uow.session.get(Tenant, user.tenant_id)
+    if tenant is None or tenant.closed_at is not None:  # lifecycle/closure.py
+        raise NotAuthenticated(BUSINESS_CLOSED)
     await audit.record(uow, AuditAction.SIGN_IN, actor_id=user.id)
     return user
 

@@ -12,8 +12,10 @@ media purge's `cc_files_expired()`), and each business's rows are deleted in its
 of work as the app role. The job queue's tables hold no tenant data and are deleted
 directly.
 
-Issued tax invoices and credit notes (`documents` and their rows) are on legal hold: no
-rule here touches them, and tests/retention fails if one is added without that review.
+Issued tax invoices and credit notes (`documents` and their rows) are on legal hold until 5
+years after issue. Only the rules reviewed for it touch them (`legal_hold` anonymises an
+erased customer's after the hold; the closed-business rules delete after it), each tested
+with a moved clock; tests/retention fails if another rule names a document table.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import structlog
 from sqlalchemy import TextClause, text
 
 from clientcompass.config import Settings
+from clientcompass.lifecycle import closure, legal_hold
 from clientcompass.work import UnitsOfWork
 
 log = structlog.get_logger(__name__)
@@ -260,6 +263,68 @@ RULES: tuple[Rule, ...] = (
         keep_days=lambda settings: 90,
         count=AUDIT_TRAIL.count,
         delete=AUDIT_TRAIL.delete,
+    ),
+    # The legal hold's end (lifecycle/legal_hold.py): never deletes a document row. It
+    # anonymises an erased customer's tax invoices and credit notes in place once their
+    # `legal_hold_until` (5 years from issue; each row's own date is the keeping period)
+    # has come, then deletes their PDFs when the files table's own guard agrees.
+    Rule(
+        name="legal_hold",
+        removes=(
+            "an erased customer's name, addresses and VAT number on tax invoices and credit "
+            "notes whose legal hold (5 years from issue) has ended, and their PDFs; amounts stay"
+        ),
+        tables=("documents", "files", "file_chunks"),
+        keep_days=lambda settings: 0,
+        count=legal_hold.count,
+        delete=legal_hold.anonymise,
+    ),
+    # A closed business (lifecycle/closure.py): each rule counts from the day it closed,
+    # except documents, kept DOCUMENT_RETENTION_YEARS from issue.
+    Rule(
+        name="closed_business_personal_data",
+        removes=(
+            "a closed business's team accounts, sign-in entries, tokens, devices, links, "
+            "flow runs, webhooks, canned replies and banking details, after the grace period"
+        ),
+        tables=(
+            *(purge.table for purge in closure.PERSONAL),
+            "login_index",
+            "business_profiles",
+        ),
+        keep_days=lambda settings: closure.GRACE_DAYS,
+        count=closure.count_personal,
+        delete=closure.delete_personal,
+    ),
+    Rule(
+        name="closed_business_documents",
+        removes=(
+            "a closed business's quotes, invoices and credit notes with their lines, events, "
+            "payments and PDFs, 5 years after issue"
+        ),
+        tables=tuple(purge.table for purge in closure.DOCUMENTS),
+        keep_days=lambda settings: closure.DOCUMENT_KEEP_DAYS,
+        count=closure.count_documents,
+        delete=closure.delete_documents,
+    ),
+    Rule(
+        name="closed_business_conversations",
+        removes=(
+            "a closed business's conversations, messages, contacts, leads and everything "
+            "else, CLOSED_CONVERSATIONS_RETENTION_YEARS after closure"
+        ),
+        tables=tuple(dict.fromkeys(purge.table for purge in closure.REST)),
+        keep_days=closure.conversations_keep_days,
+        count=closure.count_rest,
+        delete=closure.delete_rest,
+    ),
+    Rule(
+        name="closed_business",
+        removes="a closed business's own row, last, once nothing else of it is left",
+        tables=("tenants",),
+        keep_days=closure.conversations_keep_days,
+        count=closure.count_tenants,
+        delete=closure.delete_tenants,
     ),
 )
 

@@ -12,6 +12,7 @@ from clientcompass.models.documents import (
     Payment,
     PaymentMethod,
 )
+from clientcompass.models.exports import Export, ExportKind, ExportStatus
 from clientcompass.models.files import FileChunk, Retention, StoredFile
 from clientcompass.models.flows import Flow, FlowRun, FlowRunStep, FlowVersion, RunStatus
 from clientcompass.models.inbox import (
@@ -66,6 +67,9 @@ __all__ = [
     "DocumentStatus",
     "EmailChange",
     "EventKind",
+    "Export",
+    "ExportKind",
+    "ExportStatus",
     "FileChunk",
     "Flow",
     "FlowRun",

@@ -80,6 +80,12 @@ class Document(TenantOwned, Timestamped, Base):
         Index("ix_documents_tenant_id_contact_id", "tenant_id", "contact_id"),
         Index("ix_documents_tenant_id_source_id", "tenant_id", "source_id"),
         Index("ix_documents_tenant_id_lead_id", "tenant_id", "lead_id"),
+        Index(
+            "ix_documents_tenant_id_legal_hold_until",
+            "tenant_id",
+            "legal_hold_until",
+            postgresql_where=text("legal_hold_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -121,6 +127,11 @@ class Document(TenantOwned, Timestamped, Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Legal hold (migration 0027): after the customer's erasure an issued tax invoice or
+    # credit note keeps its SARS fields until this date (5 years from issue), then the
+    # legal-hold retention rule anonymises it and sets `anonymised_at`.
+    legal_hold_until: Mapped[date | None] = mapped_column(Date)
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DocumentLine(TenantOwned, Base):

@@ -10,7 +10,8 @@ own Responsible Party without editing the policy.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 from html import escape
 from importlib import resources
@@ -21,6 +22,30 @@ from clientcompass.config import Settings
 from clientcompass.models import User
 
 CURRENT_VERSION = "2025-12-13"
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A newer version, added to the repo (`privacy-<version>.txt`) before it takes effect.
+
+    From the release that names it until `effective`, /privacy links it and a daily job
+    emails every business's owners once (lifecycle/policy_notice.py): the policy's "prior to the
+    change". The release on or after `effective` makes it CURRENT_VERSION (and clears this),
+    which shows everyone the notice on their next visit."""
+
+    version: str
+    effective: date
+
+
+# None, or the version announced: e.g. Upcoming("2026-03-01", date(2026, 3, 1)).
+UPCOMING: Upcoming | None = None
+
+
+def upcoming(today: date, announced: Upcoming | None = None) -> Upcoming | None:
+    """The version announced and not yet in effect on `today`, if any."""
+    found = announced if announced is not None else UPCOMING
+    return found if found is not None and found.effective > today else None
+
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Paths in the text that are pages of this app, linked when rendered.

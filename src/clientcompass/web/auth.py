@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -17,8 +18,9 @@ from starlette.datastructures import FormData
 from clientcompass.auth import tokens
 from clientcompass.auth.principal import AuthMethod, Principal
 from clientcompass.auth.sessions import Session
+from clientcompass.db import UnitOfWork
 from clientcompass.errors import Forbidden, NotAuthenticated
-from clientcompass.models import User
+from clientcompass.models import Tenant, User
 from clientcompass.web.state import AppState, app_state_dependency
 
 SESSION_COOKIE = "cc_session"
@@ -88,6 +90,18 @@ async def load_session(request: Request, state: AppState) -> Session | None:
     return session
 
 
+CLOSED_MESSAGE = (
+    "This business account is closed. An owner can reopen it with the link emailed when it "
+    "was closed."
+)
+
+
+async def _tenant_open(uow: UnitOfWork, tenant_id: uuid.UUID) -> bool:
+    """A closed business (lifecycle/closure.py) has no principals: access ends at once."""
+    tenant = await uow.session.get(Tenant, tenant_id)
+    return tenant is not None and tenant.closed_at is None
+
+
 async def resolve_principal(request: Request, state: AppState) -> Principal | None:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -99,12 +113,16 @@ async def resolve_principal(request: Request, state: AppState) -> Principal | No
             user = await tokens.resolve_api_token(uow, authorization[7:].strip())
             if user is None:
                 raise NotAuthenticated("That API token is not valid. Create a new one in Settings.")
+            if not await _tenant_open(uow, user.tenant_id):
+                raise NotAuthenticated(CLOSED_MESSAGE)
             principal = Principal.of_user(user, AuthMethod.API_TOKEN)
     else:
         session = await load_session(request, state)
         if session is not None:
             async with state.unit_of_work(session.tenant_id) as uow:
                 user = await uow.session.get(User, (session.tenant_id, session.user_id))
+                if user is not None and not await _tenant_open(uow, session.tenant_id):
+                    user = None
             if user is not None and user.is_active:
                 request.state.session = session
                 principal = Principal.of_user(user, AuthMethod.SESSION, session)
