@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -74,10 +75,22 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
             conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(name)))
 
 
+def xdist_redis_db(url: str) -> str:
+    """Under pytest-xdist each worker gets the next Redis database after TEST_REDIS_URL's, so
+    workers never share a key (throttles, metrics, streams) nor flush each other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + int(worker[2:])) % 16}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL")
     if url:
+        url = xdist_redis_db(url)
         sync_redis.Redis.from_url(url).flushdb()
         yield url
         return

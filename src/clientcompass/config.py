@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     mail_from: str = Field("Client Compass <no-reply@clientcompass.co.za>", alias="MAIL_FROM")
 
     # The operator named in the privacy policy at /privacy (the POPIA Responsible Party).
-    operator_name: str = Field("Client Compass Digital Solutions Pty (Ltd)", alias="OPERATOR_NAME")
+    operator_name: str = Field("Client Compass Digital Solutions (Pty) Ltd", alias="OPERATOR_NAME")
     operator_address: str = Field(
         "11 Nepeta Street, East-Rural, Kraaifontein, 7570, South Africa", alias="OPERATOR_ADDRESS"
     )

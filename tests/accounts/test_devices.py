@@ -7,9 +7,10 @@ import re
 
 import httpx
 
+from tests.auth.helpers import bearer, create_token
 from tests.conftest import LiveServer
 from tests.support.accounts import log_in, sign_up
-from tests.support.forms import page_csrf, post_form
+from tests.support.forms import api_headers, page_csrf, post_form
 
 IPHONE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -129,3 +130,38 @@ def test_a_device_handle_of_someone_else_signs_nobody_out(
         )
         assert sent.headers["location"].startswith("/settings/account?saved=device-gone")
     assert client.get("/api/v1/me").status_code == 200
+
+
+def test_the_api_lists_devices_and_signs_them_out(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
+    owner = sign_up(client)
+    with (
+        httpx.Client(
+            base_url=live_server.url, timeout=20, headers={"user-agent": IPHONE_UA}
+        ) as phone,
+        httpx.Client(
+            base_url=live_server.url, timeout=20, headers={"user-agent": WINDOWS_UA}
+        ) as pc,
+    ):
+        log_in(phone, owner.email)
+        log_in(pc, owner.email)
+        listed = phone.get("/api/v1/me/devices").json()
+        assert (listed[0]["label"], listed[0]["current"]) == ("Safari on iPhone", True)
+        assert all(len(d["device"]) == 32 for d in listed) and len(listed) == 3
+        assert phone.post("/api/v1/me/devices/sign-out-others").status_code == 403  # no CSRF
+        windows = next(d["device"] for d in listed if d["label"] == "Edge on Windows")
+        headers = api_headers(phone)
+        one = phone.post("/api/v1/me/devices/sign-out", json={"device": windows}, headers=headers)
+        assert one.status_code == 204
+        assert pc.get("/api/v1/me").status_code == 401
+        again = phone.post("/api/v1/me/devices/sign-out", json={"device": windows}, headers=headers)
+        assert again.status_code == 404
+        rest = phone.post("/api/v1/me/devices/sign-out-others", headers=headers)
+        assert rest.json() == {"signed_out": 1}  # the sign-up's session
+        assert [d["label"] for d in phone.get("/api/v1/me/devices").json()] == ["Safari on iPhone"]
+        # An API token has no browser session to list.
+        _, secret = create_token(phone, "Zapier")
+        with bearer(live_server.url, secret) as script:
+            refused = script.get("/api/v1/me/devices")
+        assert refused.status_code == 422 and "browser" in refused.text

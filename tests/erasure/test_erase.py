@@ -18,7 +18,8 @@ from clientcompass.realtime.bus import stream_name
 from tests.conftest import LiveServer, StandinServer
 from tests.erasure.support import customer_with_history, found_in_database, held_rows, places
 from tests.support.accounts import PASSWORD, sign_up
-from tests.support.forms import api_headers, page_csrf
+from tests.support.exports import ready_link, unzip
+from tests.support.forms import api_headers, page_csrf, post_form
 
 
 def erase_api(client: httpx.Client, contact_id: str, password: str = PASSWORD) -> httpx.Response:
@@ -216,3 +217,33 @@ def test_a_signed_out_post_changes_nothing(
     api = client.post(f"/api/v1/contacts/{customer.contact_id}/erase", json={"password": PASSWORD})
     assert api.status_code == 401
     assert places(found_in_database(owner_conn, tenant, customer.needles)) == before
+
+
+def test_an_export_made_after_the_erasure_holds_the_customer_only_in_the_held_invoice(
+    client: httpx.Client,
+    live_server: LiveServer,
+    standin: StandinServer,
+) -> None:
+    customer = customer_with_history(client, live_server, standin)
+    # An export made before the erasure copied the customer: it goes with the erasure.
+    post_form(client, "/settings/export", {}, csrf_page="/settings/export")
+    before = ready_link(live_server, client)
+    assert erase_api(client, customer.contact_id).status_code == 200
+    assert client.get(before).status_code == 404, "the earlier ZIP is discarded"
+
+    post_form(client, "/settings/export", {}, csrf_page="/settings/export")
+    archive = unzip(client.get(ready_link(live_server, client)))
+    holding: dict[str, set[str]] = {}
+    for entry in archive.namelist():
+        if entry.endswith(".pdf"):
+            continue  # an issued PDF is the held document itself (or was deleted with its quote)
+        text = archive.read(entry).decode("utf-8", errors="replace").lower()
+        for needle in customer.needles:
+            if needle.lower() in text:
+                holding.setdefault(needle, set()).add(entry)
+    # Only the tax invoice keeps the customer's name (the SARS fields, on legal hold).
+    assert set(holding) <= {customer.name}, holding
+    assert holding.get(customer.name, set()) <= {"data/documents.json", "data/documents.csv"}
+    documents = json.loads(archive.read("data/documents.json"))
+    named = [d for d in documents if customer.name in json.dumps(d)]
+    assert [d["id"] for d in named] == [customer.invoice["id"]]

@@ -22,6 +22,7 @@ from clientcompass.lifecycle import export
 from tests.conftest import LiveServer, MailSink, StandinServer
 from tests.support.accounts import invite_and_join, sign_up
 from tests.support.documents import finalised, vat_business
+from tests.support.exports import ready_link, unzip
 from tests.support.forms import page_csrf, post_form
 from tests.support.jobs import run_jobs_until
 from tests.support.waiting import wait_for
@@ -31,28 +32,6 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a0e2b3a90000000049454e44ae426082"
 )
-DOWNLOAD = re.compile(r'href="(/exports/download\?token=[^"]+)"')
-
-
-def ready_link(live_server: LiveServer, client: httpx.Client) -> str:
-    """Run the jobs until the newest export is ready; its download link."""
-
-    def link() -> str | None:
-        page = client.get("/settings/export/status")
-        assert page.status_code == 200, page.text[:300]
-        found = DOWNLOAD.search(page.text)
-        return found.group(1).replace("&amp;", "&") if found else None
-
-    found = run_jobs_until(live_server, link, timeout=30, message="the export to be ready")
-    assert found is not None
-    return found
-
-
-def unzip(response: httpx.Response) -> zipfile.ZipFile:
-    assert response.status_code == 200, response.text[:300]
-    assert response.headers["content-type"] == "application/zip"
-    assert "attachment" in response.headers["content-disposition"]
-    return zipfile.ZipFile(io.BytesIO(response.content))
 
 
 def records(archive: zipfile.ZipFile, kind: str) -> list[dict[str, Any]]:

@@ -16,12 +16,11 @@ from clientcompass.config import Settings
 from clientcompass.flows import tasks as flow_tasks
 from tests.conftest import LiveServer, StandinServer
 from tests.support.aio import run_async
+from tests.support.flows import FLOWS, publish
 from tests.support.forms import api_headers, csrf_from
 from tests.support.shop import shop_with_customer
 from tests.support.whatsapp import conversation_with, customer_says, sa_mobile, sent_to
 from tests.support.worker import started
-
-FLOWS = "/api/v1/flows"
 
 QUALIFY: dict[str, Any] = {
     "format": 1,
@@ -76,18 +75,6 @@ QUALIFY: dict[str, Any] = {
         {"kind": "end", "id": "bye", "title": "Bye", "text": "Thanks {name}, we'll be in touch."},
     ],
 }
-
-
-def publish(client: httpx.Client, definition: dict[str, Any], name: str = "Qualify") -> str:
-    headers = api_headers(client)
-    created = client.post(FLOWS, json={"name": name}, headers=headers)
-    assert created.status_code == 201, created.text
-    flow_id: str = created.json()["id"]
-    saved = client.put(f"{FLOWS}/{flow_id}", json={"definition": definition}, headers=headers)
-    assert saved.status_code == 200, saved.text
-    published = client.post(f"{FLOWS}/{flow_id}/publish", headers=headers)
-    assert published.status_code == 201, published.text
-    return flow_id
 
 
 def texts(standin: StandinServer, phone: str) -> list[str]:

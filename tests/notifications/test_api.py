@@ -285,7 +285,7 @@ def test_a_bad_preference_is_refused_by_name_and_nothing_changes(
 ROUTES = [
     ("GET", DEVICES, None),
     ("POST", DEVICES, browser_subscription()),
-    ("DELETE", f"{DEVICES}/{uuid.uuid4()}", None),
+    ("DELETE", f"{DEVICES}/3f2b8c1e-6d4a-4f5e-9b7c-2a1d0e9f8c7b", None),  # nobody's
     ("GET", f"{DEVICES}/vapid-public-key", None),
     ("GET", PREFERENCES, None),
     ("PUT", PREFERENCES, {"hide_content": True}),

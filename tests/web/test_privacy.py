@@ -61,7 +61,7 @@ def test_the_policy_names_the_operator_from_settings(server_variant: StartServer
 
 
 def test_the_policy_is_public_and_linked(client: httpx.Client) -> None:
-    assert "Client Compass Digital Solutions Pty (Ltd)" in client.get("/privacy").text
+    assert "Client Compass Digital Solutions (Pty) Ltd" in client.get("/privacy").text
     for path in ("/", "/login", "/signup"):
         html = client.get(path).text
         assert 'href="/privacy"' in html and 'href="/deletion.html"' in html, path

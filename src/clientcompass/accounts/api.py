@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from clientcompass.accounts import service
+from clientcompass.accounts import devices, service
 from clientcompass.accounts.emails import defer_email_change_mails
 from clientcompass.accounts.schemas import (
     ApiTokenOut,
+    DeviceOut,
+    DeviceSignOut,
     EmailChangePending,
     EmailChangeRequest,
     Me,
+    SignedOut,
 )
 from clientcompass.audit import service as audit
 from clientcompass.auth import tokens
+from clientcompass.auth.devices import device_label
+from clientcompass.errors import NotFound
 from clientcompass.web.auth import CurrentPrincipal, State
+from clientcompass.web.errors import ErrorOut
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
 
@@ -78,3 +85,36 @@ async def request_email_change(
         pending = await service.pending_email_change(uow, user)
     assert pending is not None
     return EmailChangePending(pending_email=pending.new_email, expires_at=pending.expires_at)
+
+
+@router.get("/me/devices", response_model=list[DeviceOut])
+async def list_devices(state: State, principal: CurrentPrincipal) -> list[DeviceOut]:
+    """My signed-in browsers, this one first (a browser session only: a token has none)."""
+    found = await state.sessions.devices(devices.session_of(principal))
+    return [
+        DeviceOut(
+            device=d.handle,
+            label=device_label(d.user_agent),
+            ip=d.ip,
+            signed_in_at=datetime.fromtimestamp(d.created_at, UTC),
+            last_used_at=datetime.fromtimestamp(d.last_seen, UTC),
+            current=d.current,
+        )
+        for d in found
+    ]
+
+
+@router.post("/me/devices/sign-out-others", response_model=SignedOut)
+async def sign_out_others(state: State, principal: CurrentPrincipal) -> SignedOut:
+    """Sign out every browser of mine but this one."""
+    return SignedOut(signed_out=await devices.sign_out_others(state, principal))
+
+
+@router.post("/me/devices/sign-out", status_code=204, responses={404: {"model": ErrorOut}})
+async def sign_out_device(
+    data: DeviceSignOut, state: State, principal: CurrentPrincipal
+) -> Response:
+    """Sign one browser of mine out (by its `device` from the list)."""
+    if not await devices.sign_out_device(state, principal, data.device):
+        raise NotFound("No device of yours has that id; it may be signed out already.")
+    return Response(status_code=204)

@@ -72,3 +72,22 @@ class EmailChangePending(BaseModel):
 
     pending_email: str
     expires_at: datetime
+
+
+class DeviceOut(BaseModel):
+    """A signed-in browser of mine: named by a digest of its session, never the session id."""
+
+    device: str
+    label: str
+    ip: str
+    signed_in_at: datetime
+    last_used_at: datetime
+    current: bool
+
+
+class DeviceSignOut(BaseModel):
+    device: str = Field(min_length=1, max_length=64)
+
+
+class SignedOut(BaseModel):
+    signed_out: int

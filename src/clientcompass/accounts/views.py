@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from clientcompass.accounts import service
+from clientcompass.accounts import devices, service
 from clientcompass.accounts.emails import defer_email_change_mails, defer_email_changed_notice
 from clientcompass.accounts.schemas import (
     EmailChangeRequest,
@@ -352,46 +352,19 @@ async def revoke_api_token(
 
 @router.post("/settings/account/devices/sign-out-others")
 async def sign_out_others(state: State, principal: CurrentPrincipal) -> Response:
-    """Every other session of mine ends now; this one stays. No step-up: it only takes away."""
-    if principal.session is None:
-        raise InvalidInput("Sign in with your password in a browser to manage your devices.")
-    ended = await state.sessions.delete_others(principal.session)
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        await audit.record(
-            uow,
-            AuditAction.SIGN_OUT_OTHERS,
-            actor_id=principal.user_id,
-            details={"sessions_ended": ended},
-        )
+    """Every other session of mine ends now; this one stays."""
+    await devices.sign_out_others(state, principal)
     return redirect("/settings/account?saved=signed-out-others#devices")
 
 
 @router.post("/settings/account/devices/sign-out")
 async def sign_out_device(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     """Sign one of my devices out (this one too, which is the same as signing out)."""
-    if principal.session is None:
-        raise InvalidInput("Sign in with your password in a browser to manage your devices.")
     handle = (await form_dict(request)).get("device", "")[:64]
-    current = handle == device_handle(principal.session.sid)
-    label = next(
-        (
-            device_label(d.user_agent)
-            for d in await state.sessions.devices(principal.session)
-            if d.handle == handle
-        ),
-        "",
-    )
-    if not await state.sessions.delete_device(principal.session, handle):
+    session = devices.session_of(principal)
+    if not await devices.sign_out_device(state, principal, handle):
         return redirect("/settings/account?saved=device-gone#devices")
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        await audit.record(
-            uow,
-            AuditAction.SIGN_OUT_DEVICE,
-            actor_id=principal.user_id,
-            target_kind="device",
-            target_label=label,
-        )
-    if current:
+    if handle == device_handle(session.sid):
         response = redirect("/login?signed_out=1")
         clear_session_cookie(response, state)
         return response
