@@ -28,7 +28,7 @@ import psycopg
 import pytest
 
 from clientcompass.config import Settings
-from clientcompass.flows import runtime
+from clientcompass.flows import steps
 from clientcompass.flows import tasks as flow_tasks
 from clientcompass.models import Role
 from clientcompass.whatsapp import tasks as whatsapp_tasks
@@ -442,13 +442,13 @@ def test_branches_on_an_answer_a_contact_field_a_tag_and_business_hours(
 
     # "Now" for the flow's business hours, as the hours tests pass it: a plain Tuesday
     # morning (15 December 2026, 10:00 in Johannesburg) unless a case says otherwise.
-    real_open_at = runtime.open_at
+    real_open_at = steps.open_at
 
     def at(instant: datetime) -> None:
         async def open_then(uow: Any, _now: datetime) -> bool:
             return await real_open_at(uow, instant)
 
-        monkeypatch.setattr(runtime, "open_at", open_then)
+        monkeypatch.setattr(steps, "open_at", open_then)
 
     at(datetime(2026, 12, 15, 10, 0, tzinfo=SAST))
 
@@ -916,7 +916,7 @@ def run_retries_now(owner_conn: psycopg.Connection, run_id: uuid.UUID) -> int:
     moved = owner_conn.execute(
         "update procrastinate_jobs set scheduled_at = now() where task_name = %s "
         "and status = 'todo' and args->>'run_id' = %s",
-        (runtime.WEBHOOK_TASK, str(run_id)),
+        (steps.WEBHOOK_TASK, str(run_id)),
     )
     return moved.rowcount
 

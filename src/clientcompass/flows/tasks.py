@@ -26,7 +26,7 @@ from clientcompass.business.settings import get_setting, set_setting
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.flows import definition as d
-from clientcompass.flows import runtime
+from clientcompass.flows import runtime, steps
 from clientcompass.integrations import signing
 from clientcompass.integrations.http import post
 from clientcompass.models import FlowRun
@@ -60,7 +60,7 @@ async def call_webhook(
         run = await uow.session.get(FlowRun, (tenant_id, run_id))
         if run is None or run.waiting != Waiting.WEBHOOK.value or run.step_id != step_id:
             return
-        flow = await runtime.definition_of(uow, run)
+        flow = await steps.definition_of(uow, run)
         step = next((s for s in flow.steps if s.id == step_id), None)
         if not isinstance(step, d.WebhookStep):
             return
@@ -97,7 +97,7 @@ async def call_webhook(
     elif attempt < len(RETRY_SECONDS):
         log.info("flow webhook failed; retrying", run_id=str(run_id), status=answer.status)
         await resources.job_app.configure_task(
-            runtime.WEBHOOK_TASK, schedule_in={"seconds": RETRY_SECONDS[attempt]}
+            steps.WEBHOOK_TASK, schedule_in={"seconds": RETRY_SECONDS[attempt]}
         ).defer_async(
             tenant_id=str(tenant_id), run_id=str(run_id), step_id=step_id, attempt=attempt + 1
         )
@@ -127,7 +127,7 @@ def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
         if woken:
             log.info("flow runs woken", runs=woken)
 
-    @job_app.task(name=runtime.WEBHOOK_TASK, queue=QUEUE)
+    @job_app.task(name=steps.WEBHOOK_TASK, queue=QUEUE)
     async def flow_webhook(tenant_id: str, run_id: str, step_id: str, attempt: int = 0) -> None:
         await call_webhook(
             await lazy.get(), uuid.UUID(tenant_id), uuid.UUID(run_id), step_id, attempt

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from clientcompass.conversations.queries import find_conversation_contact
 from clientcompass.errors import InvalidInput
-from clientcompass.flows import runtime
+from clientcompass.flows import runtime, steps
 from clientcompass.models import Flow, RunStatus
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.render import form_dict, redirect, render
@@ -40,7 +40,7 @@ async def flow_panel(
         step_title = ""
         flow_name = ""
         if run is not None:
-            definition = await runtime.definition_of(uow, run)
+            definition = await steps.definition_of(uow, run)
             step = next((s for s in definition.steps if s.id == run.step_id), None)
             step_title = step.title if step is not None else ""
             flow = await uow.session.get(Flow, (principal.tenant_id, run.flow_id))
