@@ -53,10 +53,10 @@ typecheck: $(PY_STAMP)
 	$(BIN)/mypy
 
 pytest: install
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 pytest-fast: install
-	$(BIN)/pytest -n 2 --ignore=tests/browser
+	$(BIN)/pytest -n 2 --dist loadgroup --ignore=tests/browser
 
 # The production topology on this machine: two web replicas and two workers behind nginx
 # (Debian's nginx-light, installed when missing), a replica and a worker killed mid-run and

@@ -75,6 +75,14 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
             conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(name)))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`) the browser tests share one worker: two
+    Chromiums on 2 cores made taps time out; the other worker runs everything else."""
+    for item in items:
+        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def xdist_redis_db(url: str) -> str:
     """Under pytest-xdist each worker gets the next Redis database after TEST_REDIS_URL's, so
     workers never share a key (throttles, metrics, streams) nor flush each other's."""
