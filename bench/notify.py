@@ -226,6 +226,17 @@ def queue_waits(owner_url: str) -> list[tuple[str, float, float]]:
     return [(name, p50 * 1000, p95 * 1000) for name, p50, p95 in rows]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU the processes have used (Linux /proc): a cost per push that holds
+    even when something else shares the machine, unlike wall-clock throughput."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -263,12 +274,14 @@ def main() -> None:
                 workers_ready(app.owner_url, WORKERS)
                 warm_up(channels, push_service)
                 print("workers warm; the burst starts", flush=True)
+                cpu_before = cpu_seconds([w.pid for w in workers])
                 sent, webhook_ms = asyncio.run(send_burst(channels))
                 expected = MESSAGES * PEOPLE * DEVICES_PER_PERSON
                 try:
                     push_service.wait_for_deliveries(expected, timeout=120)
                 except AssertionError as exc:
                     print(f"not every push arrived: {exc}", flush=True)
+                worker_cpu = cpu_seconds([w.pid for w in workers]) - cpu_before
                 time.sleep(2)  # anything extra (a duplicate) would arrive now
                 waits = queue_waits(app.owner_url)
             finally:
@@ -298,6 +311,7 @@ def main() -> None:
     print(f"BENCH notify_pushes_per_second {len(latencies) / max(last - first, 1e-9):.1f} pushes/s")
     print(f"BENCH notify_webhook_to_push_p50 {percentile(latencies, 50):.0f} ms")
     print(f"BENCH notify_webhook_to_push_p95 {percentile(latencies, 95):.0f} ms")
+    print(f"BENCH notify_worker_cpu_per_push {worker_cpu * 1000 / max(expected, 1):.2f} ms")
     print(f"BENCH notify_duplicates {duplicates} pushes")
     print(f"BENCH notify_missing {missing} pushes")
     print(f"BENCH notify_webhook_p50 {percentile(webhook_ms, 50):.1f} ms")

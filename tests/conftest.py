@@ -77,9 +77,10 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`--dist loadgroup`) the browser tests share one worker: two
-    Chromiums on 2 cores made taps time out; the other worker runs everything else."""
+    Chromiums on 2 cores made taps time out; the other worker runs everything else. A browser
+    test is one that uses Chromium, wherever it lives (tests/erasure, tests/exports…)."""
     for item in items:
-        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+        if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 

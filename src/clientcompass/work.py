@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import procrastinate
 from redis.asyncio import Redis
@@ -35,6 +36,20 @@ EventHandler = Callable[[UnitOfWork, Event, dict[str, Any], str], Awaitable[None
 # release the connection, call, and then write the outcome in a second transaction.
 OUTSIDE_TIMEOUT_SECONDS = 10.0
 
+# Web push connections kept per process: enough for a burst's pushes side by side to a few
+# push services (FCM, Mozilla, Apple), few enough that a dead one can't use up file descriptors.
+PUSH_MAX_CONNECTIONS = 100
+
+
+def push_client() -> aiohttp.ClientSession:
+    """The process's web push connection pool (created inside the running event loop)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=PUSH_MAX_CONNECTIONS, keepalive_timeout=60),
+        timeout=aiohttp.ClientTimeout(total=OUTSIDE_TIMEOUT_SECONDS, connect=5.0),
+        cookie_jar=aiohttp.DummyCookieJar(),  # a push service sets none worth keeping
+    )
+
+
 UnitsOfWork = Callable[[uuid.UUID | None], AbstractAsyncContextManager[UnitOfWork]]
 
 
@@ -47,8 +62,11 @@ class Resources:
     twilio: TwilioClient
     job_app: procrastinate.App
     announcer: Announcer
-    # For outside services other than Twilio (web push): one pool of connections per process.
+    # For outside services other than Twilio (outgoing webhooks, a flow's webhook step): one
+    # pool of connections per process.
     http: httpx.AsyncClient
+    # Web push's own pool (notifications/push.py says why it is not httpx).
+    push_http: aiohttp.ClientSession
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
@@ -82,8 +100,9 @@ class LazyResources:
                 announcer=Announcer(redis),
                 http=httpx.AsyncClient(
                     timeout=httpx.Timeout(OUTSIDE_TIMEOUT_SECONDS, connect=5.0),
-                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 ),
+                push_http=push_client(),
             )
         return self._resources
 
@@ -92,6 +111,7 @@ class LazyResources:
             await self._resources.announcer.close()
             await self._resources.twilio.http.aclose()
             await self._resources.http.aclose()
+            await self._resources.push_http.close()
             await self._resources.redis.aclose()
             await self._resources.db.dispose()
             self._resources = None

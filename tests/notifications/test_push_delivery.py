@@ -20,6 +20,7 @@ from clientcompass.logs import configure_logging
 from clientcompass.models import PushSubscription
 from clientcompass.notifications import push, subscriptions
 from clientcompass.notifications.outbox import PUSH_TASK, Push, Urgency, queue_push, topic_for
+from clientcompass.work import push_client
 from tests.support import factories
 from tests.support.aio import run_async
 from tests.support.factories import Services
@@ -270,7 +271,7 @@ def test_the_stand_in_refuses_a_push_signed_with_another_key(
     impostor = app_settings.model_copy(update={"vapid_private_key": generate_vapid_private_key()})
 
     async def deliver(settings: Settings) -> push.Outcome:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with push_client() as http:
             return await push.deliver(http, settings, endpoint, keys_of(browser), message)
 
     # Another server's key, honestly named in k=: not the key this device subscribed with.

@@ -352,11 +352,10 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
         return  # STOP / START: consent's to confirm, never an answer
     await _lock_conversation(uow, conversation.id)
     run = await live_run(uow, conversation.id, lock=True)
-    opted_out = await consent.opted_out(uow, conversation.contact_id)
     if run is not None:
         if run.status != RunStatus.RUNNING.value:
             return  # paused: a person has the thread
-        if opted_out:
+        if await consent.opted_out(uow, conversation.contact_id):
             steps.finish(uow, run, RunStatus.STOPPED, "the customer opted out")
             return
         if await _agent_replied_since(uow, run):
@@ -367,14 +366,14 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
         except DomainError as exc:
             log.warning("flow answer not taken", run_id=str(run.id), reason=exc.message)
         return
-    if opted_out:
-        return
+    # Consent is read only when something would start: most messages start nothing.
     trial = await _armed_trial(uow, conversation)
     if trial is not None:
-        await start(uow, trial, conversation, trigger="trial", started_by=trial.member_id)
+        if not await consent.opted_out(uow, conversation.contact_id):
+            await start(uow, trial, conversation, trigger="trial", started_by=trial.member_id)
         return
     found = await triggered(uow, inbound)
-    if found is None:
+    if found is None or await consent.opted_out(uow, conversation.contact_id):
         return
     version, trigger = found
     referral = inbound.referral

@@ -32,10 +32,12 @@ from clientcompass.models import (
     Conversation,
     Document,
     Message,
+    NotificationPreference,
+    PushSubscription,
     User,
 )
 from clientcompass.names import display_name
-from clientcompass.notifications import outbox, preferences, subscriptions
+from clientcompass.notifications import outbox, preferences
 from clientcompass.notifications.email import short
 from clientcompass.notifications.kinds import Channel, Kind
 from clientcompass.notifications.outbox import Push, Urgency
@@ -111,18 +113,29 @@ async def notice_for_inbound(uow: UnitOfWork, message_id: uuid.UUID) -> Notice |
     message = await uow.session.get(Message, (uow.tenant_id, message_id))
     if message is None:
         return None
-    found = await _conversation_and_contact(uow, message.conversation_id)
-    if found is None:
-        return None
-    conversation, contact = found
-    earlier = await uow.session.scalar(
-        select(
-            exists()
-            .where(Message.tenant_id == uow.tenant_id)
-            .where(Message.conversation_id == conversation.id)
-            .where(Message.created_at < message.created_at)
-        )
+    before = (
+        exists()
+        .where(Message.tenant_id == uow.tenant_id)
+        .where(Message.conversation_id == message.conversation_id)
+        .where(Message.created_at < message.created_at)
     )
+    # One round trip for the conversation, its customer and whether this is their first word:
+    # this runs for every message a customer sends.
+    row = (
+        await uow.session.execute(
+            select(Conversation, Contact, before.label("earlier"))
+            .join(
+                Contact,
+                (Contact.tenant_id == Conversation.tenant_id)
+                & (Contact.id == Conversation.contact_id),
+            )
+            .where(Conversation.tenant_id == uow.tenant_id)
+            .where(Conversation.id == message.conversation_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    conversation, contact, earlier = row
     new = not earlier
     if message.body.strip():
         body = short(message.body)
@@ -227,25 +240,50 @@ async def notice_for(uow: UnitOfWork, event: Event, data: Mapping[str, Any]) -> 
     return None
 
 
-async def _members(uow: UnitOfWork) -> list[uuid.UUID]:
-    return list(
-        (
-            await uow.session.scalars(
-                select(User.id)
-                .where(User.tenant_id == uow.tenant_id)
-                .where(User.is_active.is_(True))
-                .where(User.removed_at.is_(None))
-            )
-        ).all()
+@dataclass
+class Team:
+    """Who could hear of a notice, read in one query (a fan-out runs for every customer's
+    message): the active members with their choices and devices, and the business's zone."""
+
+    choices: dict[uuid.UUID, Preferences]
+    devices: dict[uuid.UUID, list[PushSubscription]]
+    zone: str
+
+
+async def _team(uow: UnitOfWork) -> Team:
+    zone_name = (
+        select(BusinessProfile.timezone)
+        .where(BusinessProfile.tenant_id == uow.tenant_id)
+        .scalar_subquery()
     )
-
-
-async def _business_zone(uow: UnitOfWork) -> str:
-    return (
-        await uow.session.scalar(
-            select(BusinessProfile.timezone).where(BusinessProfile.tenant_id == uow.tenant_id)
+    rows = (
+        await uow.session.execute(
+            select(User.id, NotificationPreference, PushSubscription, zone_name)
+            .select_from(User)
+            .outerjoin(
+                NotificationPreference,
+                (NotificationPreference.tenant_id == User.tenant_id)
+                & (NotificationPreference.user_id == User.id),
+            )
+            .outerjoin(
+                PushSubscription,
+                (PushSubscription.tenant_id == User.tenant_id)
+                & (PushSubscription.user_id == User.id),
+            )
+            .where(User.tenant_id == uow.tenant_id)
+            .where(User.is_active.is_(True))
+            .where(User.removed_at.is_(None))
+            .order_by(User.created_at, User.id, PushSubscription.id)
         )
-    ) or ""
+    ).all()
+    team = Team(choices={}, devices={}, zone="")
+    for user_id, chosen, device, zone_value in rows:
+        team.choices.setdefault(user_id, preferences.from_row(chosen))
+        devices = team.devices.setdefault(user_id, [])
+        if device is not None:
+            devices.append(device)
+        team.zone = zone_value or ""
+    return team
 
 
 # What follows a notice by email (notifications/tasks.py), given who chose email for it.
@@ -257,25 +295,24 @@ async def deliver(
 ) -> Delivery:
     """Queue the pushes (and emails) `notice` calls for, by everyone's own choices."""
     done = Delivery()
-    members = await _members(uow)
+    team = await _team(uow)
     audience = [
         m
-        for m in members
+        for m in team.choices
         if (notice.recipients is None or m in notice.recipients) and m != notice.actor_id
     ]
     if not audience:
         return done
-    choices = await preferences.load_many(uow, audience)
     watching = (
         await presence.viewers(redis, uow.tenant_id, notice.conversation_id)  # type: ignore[arg-type]
         if notice.conversation_id is not None
         else set()
     )
-    tz = zone(await _business_zone(uow))
+    tz = zone(team.zone)
     pushed: list[uuid.UUID] = []
     emailed: list[uuid.UUID] = []
     for person in audience:
-        mine = choices[person]
+        mine = team.choices[person]
         if mine.wants(notice.kind, Channel.EMAIL):
             emailed.append(person)
         if not mine.wants(notice.kind, Channel.PUSH):
@@ -288,9 +325,10 @@ async def deliver(
             pushed.append(person)
     # One job per payload: the lock screens that hide message text get their own.
     by_payload: dict[Push, list[uuid.UUID]] = {}
-    for device in await subscriptions.for_users(uow, pushed):
-        by_payload.setdefault(notice.push_for(choices[device.user_id]), []).append(device.id)
-        done.people.add(device.user_id)
+    for person in pushed:
+        for device in team.devices[person]:
+            by_payload.setdefault(notice.push_for(team.choices[person]), []).append(device.id)
+            done.people.add(person)
     for push, devices in by_payload.items():
         outbox.queue_push(uow, devices, push)
         done.pushes += len(devices)

@@ -1,8 +1,11 @@
 """Web push delivery: one job per notice for all its devices, VAPID-signed (RFC 8292), aes128gcm-encrypted
 (RFC 8291), POSTed to the device's push service (RFC 8030).
 
-pywebpush does the crypto (`WebPusher.encode`, py_vapid's `Vapid.sign`); the request is ours
-on httpx, so it is async, bounded by a timeout and shares one connection pool per process.
+pywebpush does the crypto (`WebPusher.encode`, py_vapid's `Vapid.sign`); the request is ours,
+async, bounded by a timeout, on one aiohttp connection pool per process (`work.push_client`).
+Not httpx, as elsewhere: its pool re-checks every kept-alive connection on each request, and
+a burst to one push service keeps dozens alive; that scan was over a third of a worker's CPU
+at 1,000 pushes (bench/notify), where aiohttp takes an idle connection from a per-host list.
 The job reads the subscription, lets go of the database, then calls the push service, and
 writes the outcome in a second transaction: a push service that is slow or down holds no
 connection and never slows a webhook or a page, only this job, which backs off and retries.
@@ -24,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 import procrastinate
 import structlog
 from cryptography.hazmat.primitives import serialization
@@ -133,7 +136,7 @@ def encrypt(endpoint: str, keys: subscriptions.Keys, push: outbox.Push) -> bytes
 
 
 async def deliver(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     settings: Settings,
     endpoint: str,
     keys: subscriptions.Keys,
@@ -143,26 +146,28 @@ async def deliver(
     body = encrypt(endpoint, keys, push)
     headers = request_headers(settings, endpoint, push)
     try:
-        response = await http.post(endpoint, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+        async with http.post(endpoint, data=body, headers=headers) as response:
+            status = response.status
+            if 200 <= status < 300:
+                return Outcome(Result.DELIVERED, status)
+            if status in (404, 410):
+                return Outcome(Result.GONE, status)
+            if status == 429 or status >= 500:
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+                return Outcome(Result.RETRY, status, retry_after)
+            # The push service's own words help an operator (a VAPID mismatch, a payload too
+            # big); they never hold the payload or keys, which only we know.
+            reason = (await response.content.read(200)).decode(errors="replace")
+    except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning(
             "push service unreachable", host=urlsplit(endpoint).hostname, error=type(exc).__name__
         )
         return Outcome(Result.RETRY)
-    status = response.status_code
-    if 200 <= status < 300:
-        return Outcome(Result.DELIVERED, status)
-    if status in (404, 410):
-        return Outcome(Result.GONE, status)
-    if status == 429 or status >= 500:
-        return Outcome(Result.RETRY, status, _retry_after(response.headers.get("Retry-After")))
-    # The push service's own words help an operator (a VAPID mismatch, a payload too big);
-    # they never hold the payload or keys, which only we know.
     log.warning(
         "push service refused a push",
         host=urlsplit(endpoint).hostname,
         status=status,
-        reason=response.text[:200],
+        reason=reason,
     )
     return Outcome(Result.REJECTED, status)
 
@@ -231,7 +236,10 @@ async def send(
     if not targets:
         return {}
     results = await asyncio.gather(
-        *(deliver(resources.http, resources.settings, t.endpoint, t.keys, push) for t in targets)
+        *(
+            deliver(resources.push_http, resources.settings, t.endpoint, t.keys, push)
+            for t in targets
+        )
     )
     outcomes = {target.id: outcome for target, outcome in zip(targets, results, strict=True)}
     used = [t.id for t in targets if outcomes[t.id].result is Result.DELIVERED and not t.fresh]

@@ -173,20 +173,6 @@ async def list_for(uow: UnitOfWork, user_id: uuid.UUID) -> list[PushSubscription
     )
 
 
-async def for_users(uow: UnitOfWork, user_ids: list[uuid.UUID]) -> list[PushSubscription]:
-    if not user_ids:
-        return []
-    return list(
-        (
-            await uow.session.scalars(
-                select(PushSubscription)
-                .where(PushSubscription.tenant_id == uow.tenant_id)
-                .where(PushSubscription.user_id.in_(user_ids))
-            )
-        ).all()
-    )
-
-
 async def unsubscribe(uow: UnitOfWork, user_id: uuid.UUID, subscription_id: uuid.UUID) -> None:
     """Remove one of this person's devices; someone else's is "not found", as is a
     device of another business (the wall hides it)."""
