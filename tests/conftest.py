@@ -40,6 +40,10 @@ APP_ROLE = "clientcompass_app"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+# The test servers keep idle connections open longer than the test clients do (see LiveServer).
+KEEP_ALIVE_SECONDS = 30
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -194,7 +198,14 @@ class LiveServer:
         self.app = create_app(settings)
         register_app(settings)
         config = uvicorn.Config(
-            self.app, host=settings.host, port=settings.port, log_config=None, lifespan="on"
+            self.app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            lifespan="on",
+            # Longer than httpx's 5 s keep-alive expiry: with both at 5 s, a test's client
+            # could reuse a connection the server was closing that instant (connection reset).
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -223,7 +234,12 @@ class StandinServer:
         self.url = f"http://127.0.0.1:{port}"
         self.app = create_standin(auto_progress=True, public_base_url=self.url)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_config=None, lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -112,13 +112,15 @@ def customer_with_history(
     invoice = finalised(client, headers, "invoices", contact_id=contact_id)
     customer_says(standin, channel, phone, "STOP", profile_name=profile_name)
     live_server.run_jobs()
-    # The stand-in reports the reply's progress as WhatsApp would: wait until it is read, so
-    # no status callback about it arrives after the erasure (ids only, but it names the
-    # conversation).
-    wait_for(
-        lambda: any(m["status"] == "read" for m in thread(client, conversation["id"])),
-        message="the reply to be read",
-    )
+
+    # The stand-in reports each outbound message's progress as WhatsApp would (the reply, and
+    # the opt-out's confirmation): wait until every one is read or failed, so no status
+    # callback arrives after the erasure (ids only, but it names the conversation).
+    def settled() -> bool:
+        sent = [m for m in thread(client, conversation["id"]) if m["direction"] == "outbound"]
+        return bool(sent) and all(m["status"] in ("read", "failed", "undelivered") for m in sent)
+
+    wait_for(settled, message="every outbound message to be read or failed")
     live_server.run_jobs()
     return Customer(
         account,
