@@ -16,6 +16,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from clientcompass import jobs
 from clientcompass.accounts import api as accounts_api
+from clientcompass.accounts import step_up
 from clientcompass.accounts import views as accounts_views
 from clientcompass.audit import api as audit_api
 from clientcompass.audit import views as audit_views
@@ -50,6 +51,7 @@ from clientcompass.leads import views as leads_views
 from clientcompass.lifecycle import (
     closure_views,
     erasure_views,
+    export_api,
     export_views,
     policy_views,
     promises,
@@ -188,6 +190,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Set by `clientcompass web` on SIGTERM (draining.py): /readyz and the SSE streams read it.
     app.state.draining = Draining()
     install_error_handlers(app)
+    # "Confirm it's you" (a page, or 403 step_up_required under /api): accounts/step_up.py.
+    app.add_exception_handler(step_up.StepUpRequired, step_up.step_up_refused)
     # Added first, so it runs inside RequestMiddleware (request id, access log, metrics).
     app.add_middleware(whatsapp_webhooks.InboundFastLane)
     app.add_middleware(RequestOrigin)  # who is asking, for the audit trail
@@ -254,6 +258,7 @@ def create_app(settings: Settings) -> FastAPI:
         erasure_views.router,
         erasure_views.api_router,
         export_views.router,
+        export_api.router,
     ):
         app.include_router(router)
 

@@ -56,10 +56,11 @@ def test_access_changes_are_recorded_with_ip_and_device_and_no_secrets(
         )
         assert changed.status_code == 303
         token_id, secret = create_token(phone, "backup script")
-        revoked = phone.delete(f"/api/v1/api-tokens/{token_id}", headers=api_headers(phone))
+        confirm = {**api_headers(phone), "X-Confirm-Password": NEW_PASSWORD}
+        revoked = phone.delete(f"/api/v1/api-tokens/{token_id}", headers=confirm)
         assert revoked.status_code == 204
         # Revoking it again changes nothing, so records nothing.
-        phone.delete(f"/api/v1/api-tokens/{token_id}", headers=api_headers(phone))
+        phone.delete(f"/api/v1/api-tokens/{token_id}", headers=confirm)
 
         with httpx.Client(base_url=live_server.url, timeout=20) as agent:
             agent_email = invite_and_join(phone, agent, role="agent")
@@ -70,7 +71,7 @@ def test_access_changes_are_recorded_with_ip_and_device_and_no_secrets(
                 headers=api_headers(phone),
             )
             assert role.status_code == 200, role.text
-            removed = phone.delete(f"/api/v1/members/{agent_id}", headers=api_headers(phone))
+            removed = phone.delete(f"/api/v1/members/{agent_id}", headers=confirm)
             assert removed.status_code == 204
         banking = phone.put(
             "/api/v1/business/banking-details",

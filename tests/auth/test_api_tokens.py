@@ -8,8 +8,9 @@ import httpx
 
 from tests.auth.helpers import bearer, create_token, me_status
 from tests.conftest import LiveServer
-from tests.support.accounts import invite_and_join, sign_up
-from tests.support.forms import api_headers, post_form
+from tests.support.accounts import PASSWORD, invite_and_join, sign_up
+from tests.support.forms import post_form
+from tests.support.step_up import CONFIRM, confirm_headers
 
 
 def test_revoking_my_token_on_the_account_page_refuses_it_next_request(
@@ -25,7 +26,7 @@ def test_revoking_my_token_on_the_account_page_refuses_it_next_request(
     done = post_form(
         client,
         f"/settings/account/api-tokens/{token_id}/revoke",
-        {},
+        {"password": PASSWORD},
         csrf_page="/settings/account",
     )
     assert done.status_code == 303
@@ -46,16 +47,16 @@ def test_a_token_revoked_over_the_api_is_refused_on_its_next_request(
     with bearer(live_server.url, secret) as api:
         assert api.get("/api/v1/me").status_code == 200
         # A token may revoke itself (a script retiring its own key).
-        assert api.delete(f"/api/v1/api-tokens/{token_id}").status_code == 204
+        assert api.delete(f"/api/v1/api-tokens/{token_id}", headers=CONFIRM).status_code == 204
         refused = api.get("/api/v1/me")
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "not_authenticated"
     with bearer(live_server.url, other) as api:
         assert [t["id"] for t in api.get("/api/v1/api-tokens").json()] == [other_id]
     # From a browser session too; revoking twice changes nothing.
-    gone = client.delete(f"/api/v1/api-tokens/{other_id}", headers=api_headers(client))
+    gone = client.delete(f"/api/v1/api-tokens/{other_id}", headers=confirm_headers(client))
     assert gone.status_code == 204
-    again = client.delete(f"/api/v1/api-tokens/{other_id}", headers=api_headers(client))
+    again = client.delete(f"/api/v1/api-tokens/{other_id}", headers=confirm_headers(client))
     assert again.status_code == 204
     assert me_status(live_server.url, other) == 401
 
@@ -86,14 +87,17 @@ def test_an_admin_revokes_a_members_token_over_the_api_and_an_owner_on_the_team_
         listed = {t["id"]: t for t in everyone}
         assert listed[first_id]["holder_name"] == "Agent Person"
         assert "token" not in listed[first_id] and "token_hash" not in listed[first_id]
-        revoked = admin.delete(f"/api/v1/api-tokens/{first_id}", headers=api_headers(admin))
+        revoked = admin.delete(f"/api/v1/api-tokens/{first_id}", headers=confirm_headers(admin))
         assert revoked.status_code == 204
         assert me_status(live_server.url, first) == 401
 
         team = client.get("/settings/team")
         assert "agent laptop script" in team.text and "agent phone app" not in team.text
         done = post_form(
-            client, f"/settings/team/api-tokens/{second_id}/revoke", {}, csrf_page="/settings/team"
+            client,
+            f"/settings/team/api-tokens/{second_id}/revoke",
+            {"password": PASSWORD},
+            csrf_page="/settings/team",
         )
         assert done.status_code == 303
         assert me_status(live_server.url, second) == 401
@@ -110,14 +114,14 @@ def test_a_member_cannot_revoke_a_teammates_token_nor_another_business_any(
         httpx.Client(base_url=live_server.url, timeout=20) as stranger,
     ):
         invite_and_join(client, agent, role="agent")
-        headers = api_headers(agent)
+        headers = confirm_headers(agent)
         refused = agent.delete(f"/api/v1/api-tokens/{owner_token_id}", headers=headers)
         assert refused.status_code == 404
         assert refused.json()["error"]["message"] == "That API token does not exist."
         page = post_form(
             agent,
             f"/settings/account/api-tokens/{owner_token_id}/revoke",
-            {},
+            {"password": PASSWORD},
             csrf_page="/settings/account",
         )
         assert page.status_code == 404
@@ -127,13 +131,13 @@ def test_a_member_cannot_revoke_a_teammates_token_nor_another_business_any(
         # An owner of another business, even: the id is not theirs to find.
         sign_up(stranger)
         foreign = stranger.delete(
-            f"/api/v1/api-tokens/{owner_token_id}", headers=api_headers(stranger)
+            f"/api/v1/api-tokens/{owner_token_id}", headers=confirm_headers(stranger)
         )
         assert foreign.status_code == 404
         foreign_page = post_form(
             stranger,
             f"/settings/team/api-tokens/{owner_token_id}/revoke",
-            {},
+            {"password": PASSWORD},
             csrf_page="/settings/team",
         )
         assert foreign_page.status_code == 404
@@ -158,7 +162,8 @@ def test_the_revoke_and_remove_forms_refuse_a_post_without_the_csrf_token(
             f"/settings/team/members/{agent_id}/remove",
             "/logout-everywhere",
         ):
-            forged = client.post(path, data={"revoke_api_tokens": "on"})
+            # The right password does not stand in for the CSRF token.
+            forged = client.post(path, data={"revoke_api_tokens": "on", "password": PASSWORD})
             assert forged.status_code == 403, path
             assert "not sent from Client Compass" in forged.text, path
         assert me_status(live_server.url, secret) == 200

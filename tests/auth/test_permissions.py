@@ -12,6 +12,7 @@ from tests.conftest import LiveServer
 from tests.support.accounts import invite_and_join
 from tests.support.documents import finalised, vat_business
 from tests.support.forms import api_headers
+from tests.support.step_up import CONFIRM
 
 
 def canned(client: httpx.Client, shortcut: str) -> str:
@@ -49,11 +50,15 @@ def test_agents_and_owners_may_do_what_the_table_says(
 
         mine = canned(agent, f"omw{uuid.uuid4().hex[:5]}")
         theirs = canned(client, f"eta{uuid.uuid4().hex[:5]}")
-        other = agent.delete(f"/api/v1/canned-responses/{theirs}", headers=agent_headers)
+        other = agent.delete(
+            f"/api/v1/canned-responses/{theirs}", headers={**agent_headers, **CONFIRM}
+        )
         assert other.status_code == 403
-        own = agent.delete(f"/api/v1/canned-responses/{mine}", headers=agent_headers)
+        own = agent.delete(f"/api/v1/canned-responses/{mine}", headers={**agent_headers, **CONFIRM})
         assert own.status_code == 204
-        by_owner = client.delete(f"/api/v1/canned-responses/{theirs}", headers=owner_headers)
+        by_owner = client.delete(
+            f"/api/v1/canned-responses/{theirs}", headers={**owner_headers, **CONFIRM}
+        )
         assert by_owner.status_code == 204
 
         # The pages offer only what is allowed.

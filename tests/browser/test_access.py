@@ -1,6 +1,8 @@
 """On a phone, an owner revokes a teammate's API token and removes a teammate from the team
 page. Each asks first, saying what happens; a "no" changes nothing, a "yes" takes effect on
-the teammate's very next request."""
+the teammate's very next request. The first asks for the owner's password too ("Confirm it's
+you", accounts/step_up.py): a wrong one changes nothing, and once it is right the next
+actions within the window do not ask again."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.auth.helpers import create_token, me_status
 from tests.conftest import LiveServer
-from tests.support.accounts import invite_and_join, sign_up
+from tests.support.accounts import PASSWORD, invite_and_join, sign_up
 from tests.support.browser import PHONE, assert_fits_phone, shot, signed_in
 
 pytestmark = pytest.mark.browser
@@ -42,7 +44,19 @@ def test_an_owner_revokes_a_token_and_removes_a_member_on_a_phone(
             assert me_status(live_server.url, secret) == 200, "a no revokes nothing"
 
             console.answer = True
+            console.expect_status(403)  # "Confirm it's you" answers 403 until it is right
             token_row.get_by_role("button", name="Revoke").click()
+            expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+            expect(page.get_by_test_id("step-up-what")).to_contain_text("revoke this API token")
+            assert_fits_phone(page, "step-up")
+            shot(page, "team-access-step-up")
+            page.get_by_label("Your password").fill("not my password")
+            page.get_by_test_id("step-up-submit").click()
+            expect(page.locator(".field .error")).to_contain_text("That is not your password")
+            assert me_status(live_server.url, secret) == 200, "a wrong password revokes nothing"
+            assert_fits_phone(page, "step-up (wrong password)")
+            page.get_by_label("Your password").fill(PASSWORD)
+            page.get_by_test_id("step-up-submit").click()
             expect(page.get_by_role("status")).to_contain_text("The API token was revoked")
             expect(page.locator(f'[data-token-id="{token_id}"]')).to_have_count(0)
             assert me_status(live_server.url, secret) == 401
@@ -55,6 +69,7 @@ def test_an_owner_revokes_a_token_and_removes_a_member_on_a_phone(
             assert agent.get("/api/v1/me").status_code == 200, "a no removes nobody"
 
             console.answer = True
+            # Confirmed a moment ago: not asked again.
             member_row.get_by_role("button", name="Remove Agent Person").click()
             expect(page.get_by_role("status")).to_contain_text("The member was removed")
             expect(page.locator(f'[data-member="{email}"]')).to_have_count(0)

@@ -20,6 +20,7 @@ from tests.conftest import LiveServer, StandinServer
 from tests.support.accounts import invite_and_join, sign_up
 from tests.support.contacts import many_rows
 from tests.support.forms import api_headers, page_csrf, post_form
+from tests.support.step_up import confirm_headers
 from tests.support.whatsapp import connect_channel, conversation_with, customer_says, sa_mobile
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -163,7 +164,7 @@ def test_another_tenants_contact_is_not_found_anywhere(live_server: LiveServer) 
             ).status_code
             == 404
         )
-        assert b.delete(f"/api/v1/contacts/{cid}", headers=api_headers(b)).status_code == 404
+        assert b.delete(f"/api/v1/contacts/{cid}", headers=confirm_headers(b)).status_code == 404
         merge_in = b.post(
             f"/api/v1/contacts/{mine['id']}/merge",
             json={"duplicate_id": cid},
@@ -366,15 +367,15 @@ def test_agents_cannot_export_or_delete_and_only_unused_contacts_are_deleted(
         invite_and_join(client, agent, role="agent")
         assert agent.get("/api/v1/contacts/export").status_code == 403
         assert agent.get("/contacts/export").status_code == 403
-        refused = agent.delete(f"/api/v1/contacts/{unused['id']}", headers=api_headers(agent))
+        refused = agent.delete(f"/api/v1/contacts/{unused['id']}", headers=confirm_headers(agent))
         assert refused.status_code == 403
         assert agent.get(f"/api/v1/contacts/{unused['id']}").json()["name"] == "Unused"
     channel = connect_channel(client, standin)
     customer_says(standin, channel, phone)
     used = conversation_with(client, phone)["contact"]
-    in_use = client.delete(f"/api/v1/contacts/{used['id']}", headers=api_headers(client))
+    in_use = client.delete(f"/api/v1/contacts/{used['id']}", headers=confirm_headers(client))
     assert in_use.status_code == 409 and "Merge" in in_use.json()["error"]["message"]
-    deleted = client.delete(f"/api/v1/contacts/{unused['id']}", headers=api_headers(client))
+    deleted = client.delete(f"/api/v1/contacts/{unused['id']}", headers=confirm_headers(client))
     assert deleted.status_code == 204
     assert client.get(f"/api/v1/contacts/{unused['id']}").status_code == 404
     assert client.get(f"/api/v1/contacts/{used['id']}").status_code == 200

@@ -11,6 +11,7 @@ import httpx
 
 from tests.support.accounts import sign_up
 from tests.support.documents import THREE_LINES, draft, finalised, vat_business
+from tests.support.step_up import CONFIRM
 
 YEAR = date.today().year
 
@@ -81,7 +82,8 @@ def test_finalise_numbers_once_and_freezes_the_document(client: httpx.Client) ->
         headers=headers,
     )
     assert edit.status_code == 409
-    assert client.delete(f"/api/v1/quotes/{quote['id']}", headers=headers).status_code == 409
+    deleted = client.delete(f"/api/v1/quotes/{quote['id']}", headers={**headers, **CONFIRM})
+    assert deleted.status_code == 409
     second = finalised(client, headers, phone="+27825550103")
     assert second["number"] == f"QUO-{YEAR}-0002"
 
@@ -103,7 +105,8 @@ def test_drafts_can_be_edited_duplicated_and_deleted(client: httpx.Client) -> No
     copy = client.post(f"/api/v1/quotes/{quote['id']}/duplicate", headers=headers)
     assert copy.status_code == 201
     assert copy.json()["id"] != quote["id"] and copy.json()["notes"] == "Gate code 1234"
-    assert client.delete(f"/api/v1/quotes/{quote['id']}", headers=headers).status_code == 204
+    deleted = client.delete(f"/api/v1/quotes/{quote['id']}", headers={**headers, **CONFIRM})
+    assert deleted.status_code == 204
     assert client.get(f"/api/v1/quotes/{quote['id']}").status_code == 404
 
 

@@ -7,7 +7,7 @@ import re
 import httpx
 
 from tests.conftest import LiveServer
-from tests.support.accounts import sign_up
+from tests.support.accounts import PASSWORD, sign_up
 from tests.support.documents import draft, finalised, vat_business
 from tests.support.forms import page_csrf
 
@@ -179,13 +179,13 @@ def test_edit_duplicate_and_delete_a_draft(client: httpx.Client) -> None:
     assert copy.status_code == 303 and copy.headers["location"].endswith("done=duplicated")
     copy_path = copy.headers["location"].split("?")[0]
     assert copy_path != path
-    gone = post(client, f"{copy_path}/delete", {}, copy_path)
+    gone = post(client, f"{copy_path}/delete", {"password": PASSWORD}, copy_path)
     assert gone.status_code == 303 and gone.headers["location"] == "/quotes"
     assert client.get(copy_path).status_code == 404
     # A finalised quote is neither edited nor deleted; the page says why.
     post(client, f"{path}/finalise", {}, path)
     assert client.get(f"{path}/edit").headers["location"] == path
-    kept = post(client, f"{path}/delete", {}, path)
+    kept = post(client, f"{path}/delete", {"password": PASSWORD}, path)
     assert kept.status_code == 409 and "has a number, so it stays" in kept.text
 
 

@@ -112,9 +112,11 @@ def test_after_erasure_the_customer_is_nowhere_but_in_held_tax_documents(
     # In the audit trail, with counts and no personal data.
     with owner_conn.transaction():
         owner_conn.execute("select set_config('app.tenant_id', %s, true)", (str(tenant),))
+        # The owner role may see every business's rows: name this one.
         [audit] = owner_conn.execute(
             "select actor_id, target_id, target_label, details::text from audit_events "
-            "where action = 'customer_erased'"
+            "where action = 'customer_erased' and tenant_id = %s",
+            (tenant,),
         ).fetchall()
     assert audit[0] == customer.account.user_id and str(audit[1]) == customer.contact_id
     assert not any(n.lower() in (audit[2] + audit[3]).lower() for n in customer.needles)
@@ -127,7 +129,9 @@ def test_after_erasure_the_customer_is_nowhere_but_in_held_tax_documents(
     with owner_conn.transaction():
         owner_conn.execute("select set_config('app.tenant_id', %s, true)", (str(tenant),))
         labels = owner_conn.execute(
-            "select target_label from audit_events where action = 'customer_erased'"
+            "select target_label from audit_events "
+            "where action = 'customer_erased' and tenant_id = %s",
+            (tenant,),
         ).fetchall()
     assert labels == [(ERASED_NAME,), (ERASED_NAME,)]
 

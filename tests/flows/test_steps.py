@@ -39,6 +39,7 @@ from tests.support import factories
 from tests.support.aio import run_async
 from tests.support.forms import api_headers, post_form
 from tests.support.shop import Shop, close_window, shop_with_customer
+from tests.support.step_up import confirm_headers
 from tests.support.whatsapp import conversation_with, sa_mobile, sent_to
 from tests.support.worker import run_queued_jobs, started
 
@@ -695,7 +696,7 @@ def test_assign_to_a_named_member_and_round_robin_among_active_members(
         load[assignee] += 1
         assert max(load.values()) - min(load.values()) <= 1, load
 
-    removed = client.delete(f"/api/v1/members/{agents[1]}", headers=api_headers(client))
+    removed = client.delete(f"/api/v1/members/{agents[1]}", headers=confirm_headers(client))
     assert removed.status_code == 204, removed.text
     for _ in range(3):
         phone = sa_mobile()

@@ -19,6 +19,7 @@ from tests.conftest import LiveServer, StandinServer
 from tests.support.accounts import invite_and_join, sign_up
 from tests.support.aio import run_async
 from tests.support.forms import api_headers, post_form
+from tests.support.step_up import CONFIRM, confirm_headers
 from tests.support.whatsapp import connect_channel, conversation_with, customer_says, sa_mobile
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -378,10 +379,13 @@ def test_canned_responses_crud_in_the_api_and_the_page(
         sign_up(other)
         assert other.get("/api/v1/canned-responses").json() == []
         assert (
-            other.delete(f"/api/v1/canned-responses/{cid}", headers=api_headers(other)).status_code
+            other.delete(
+                f"/api/v1/canned-responses/{cid}", headers=confirm_headers(other)
+            ).status_code
             == 404
         )
-    assert client.delete(f"/api/v1/canned-responses/{cid}", headers=headers).status_code == 204
+    deleted = client.delete(f"/api/v1/canned-responses/{cid}", headers={**headers, **CONFIRM})
+    assert deleted.status_code == 204
     assert [c["shortcut"] for c in client.get("/api/v1/canned-responses").json()] == ["address"]
 
 

@@ -21,6 +21,7 @@ from tests.support.accounts import sign_up
 from tests.support.documents import quote_for
 from tests.support.factories import Services
 from tests.support.forms import api_headers
+from tests.support.step_up import CONFIRM
 
 ALL = ["lead.created", "lead.stage_changed", "quote.accepted", "invoice.paid"]
 
@@ -261,5 +262,6 @@ def test_a_paused_webhook_gets_no_events_and_a_delivery_queued_before_is_skipped
     assert receiver.at("/paused") == []
     [logged] = deliveries(client, webhook["id"])
     assert logged["status"] == "skipped" and logged["attempts"] == 0
-    assert client.delete(f"/api/v1/webhooks/{webhook['id']}", headers=headers).status_code == 204
+    deleted = client.delete(f"/api/v1/webhooks/{webhook['id']}", headers={**headers, **CONFIRM})
+    assert deleted.status_code == 204
     assert client.get(f"/api/v1/webhooks/{webhook['id']}").status_code == 404

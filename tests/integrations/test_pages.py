@@ -16,8 +16,9 @@ from clientcompass.models import Role
 from tests.conftest import LiveServer, StartServer
 from tests.integrations.conftest import Receiver, run_jobs
 from tests.support import factories
-from tests.support.accounts import sign_up
+from tests.support.accounts import PASSWORD, sign_up
 from tests.support.forms import api_headers, page_csrf
+from tests.support.step_up import CONFIRM
 
 PAGE = "/settings/integrations"
 
@@ -88,11 +89,13 @@ def test_another_business_webhook_is_not_found(
         assert attacker.get(base + "/deliveries").status_code == 404
         assert attacker.post(base + "/test", headers=headers).status_code == 404
         assert attacker.patch(base, json={"active": False}, headers=headers).status_code == 404
-        assert attacker.delete(base, headers=headers).status_code == 404
+        # Confirmed with its own password, it still meets the tenant wall.
+        assert attacker.delete(base, headers={**headers, **CONFIRM}).status_code == 404
         token = page_csrf(attacker, PAGE)
         for action in ("test", "pause", "rotate", "delete"):
             answer = attacker.post(
-                f"{PAGE}/webhooks/{made['id']}/{action}", data={"csrf_token": token}
+                f"{PAGE}/webhooks/{made['id']}/{action}",
+                data={"csrf_token": token, "password": PASSWORD},
             )
             assert answer.status_code == 404, action
         assert attacker.get("/api/v1/webhooks").json() == []

@@ -15,7 +15,7 @@ from clientcompass.notifications.preferences import Preferences
 from tests.notifications.test_fanout import add_device, choose
 from tests.support import factories
 from tests.support.accounts import sign_up
-from tests.support.forms import api_headers
+from tests.support.step_up import confirm_headers
 
 TABLES = ("push_subscriptions", "notification_preferences")
 
@@ -69,7 +69,7 @@ def test_a_removed_member_has_no_devices_left_and_a_deleted_user_takes_everythin
         name="Ayanda",
     )
     with_device_and_choices(settings, owner.tenant_id, agent.user_id)
-    removed = client.delete(f"/api/v1/members/{agent.user_id}", headers=api_headers(client))
+    removed = client.delete(f"/api/v1/members/{agent.user_id}", headers=confirm_headers(client))
     assert removed.status_code == 204, removed.text
     assert count(owner_conn, "push_subscriptions", agent.user_id) == 0
 

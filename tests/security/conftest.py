@@ -282,6 +282,8 @@ def populated_business(live_server: LiveServer, standin: StandinServer, label: s
     tenant.add("import", pending.json()["id"])
     tenant.add("subscription", push_device(account, client, f"Phone {label}{mark}"))
     tenant.secrets.append(f"Phone {label}{mark}")
+    export = created(client.post("/api/v1/exports", json={"kind": "business"}, headers=headers))
+    tenant.add("export", export["id"])
     return tenant
 
 

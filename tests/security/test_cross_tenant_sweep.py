@@ -62,6 +62,7 @@ PARAMETER_KINDS = {
     "webhook_id": "webhook",
     "lead_id": "lead",
     "flow_id": "flow",
+    "export_id": "export",
     "number": "flow_version",  # /api/v1/flows/{flow_id}/versions/{number}
 }
 
@@ -468,8 +469,9 @@ class Sweep:
         self.after = self.victim_view()
 
 
-# Fields that move by themselves (a clock, the victim's own use of its token).
-VOLATILE = {"seconds_left", "last_used_at"}
+# Fields that move by themselves (a clock, the victim's own use of its token, a link signed
+# afresh on each read).
+VOLATILE = {"seconds_left", "last_used_at", "exported_at", "download_url"}
 
 
 def steady(value: Any) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis as sync_redis
 import schemathesis
 from schemathesis import Case, CheckContext, Response
 
@@ -29,12 +30,18 @@ STREAMS = ["/api/v1/events"]
 
 
 @pytest.fixture(scope="module")
-def fuzzer(live_server: LiveServer, standin: StandinServer) -> Iterator[Tenant]:
+def fuzzer(live_server: LiveServer, standin: StandinServer, redis_url: str) -> Iterator[Tenant]:
     """The signed-in business whose API is fuzzed, with one of everything, so that reads
-    answer with real objects for the schema checks to look at."""
+    answer with real objects for the schema checks to look at. The generated passwords (to
+    close the business, to erase a customer) count against the sign-in throttle, per account
+    and per address; it is cleared afterwards, or later tests from 127.0.0.1 could not sign in."""
     tenant = populated_business(live_server, standin, "Fuzzer")
     yield tenant
     tenant.client.close()
+    redis = sync_redis.Redis.from_url(redis_url)
+    for key in redis.scan_iter("login-fail:*"):
+        redis.delete(key)
+    redis.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from tests.auth.helpers import create_token, me_status
 from tests.conftest import LiveServer
 from tests.support.accounts import PASSWORD, invite_and_join, log_in, sign_up
 from tests.support.forms import api_headers, post_form
+from tests.support.step_up import confirm_headers
 
 
 def member_id(owner: httpx.Client, email: str) -> str:
@@ -28,7 +29,7 @@ def test_a_removed_members_session_and_token_are_refused_at_once(
         assert me_status(live_server.url, secret) == 200
         agent_id = member_id(client, email)
 
-        removed = client.delete(f"/api/v1/members/{agent_id}", headers=api_headers(client))
+        removed = client.delete(f"/api/v1/members/{agent_id}", headers=confirm_headers(client))
         assert removed.status_code == 204
         assert agent.get("/api/v1/me").status_code == 401, "the live session must end"
         assert agent.get("/inbox").status_code == 303
@@ -60,18 +61,24 @@ def test_an_admin_removes_an_agent_on_the_team_page_but_never_an_owner(
         assert f"/settings/team/members/{agent_id}/remove" in team
         assert f"/settings/team/members/{owner.user_id}/remove" not in team, "not offered"
         done = post_form(
-            admin, f"/settings/team/members/{agent_id}/remove", {}, csrf_page="/settings/team"
+            admin,
+            f"/settings/team/members/{agent_id}/remove",
+            {"password": PASSWORD},
+            csrf_page="/settings/team",
         )
         assert done.status_code == 303 and done.headers["location"] == "/settings/team?done=removed"
         assert agent.get("/api/v1/me").status_code == 401
         assert me_status(live_server.url, secret) == 401
 
         refused = post_form(
-            admin, f"/settings/team/members/{owner.user_id}/remove", {}, csrf_page="/settings/team"
+            admin,
+            f"/settings/team/members/{owner.user_id}/remove",
+            {"password": PASSWORD},
+            csrf_page="/settings/team",
         )
         assert refused.status_code == 403
         assert "Only an owner can remove an owner." in refused.text
-        api = admin.delete(f"/api/v1/members/{owner.user_id}", headers=api_headers(admin))
+        api = admin.delete(f"/api/v1/members/{owner.user_id}", headers=confirm_headers(admin))
         assert api.status_code == 403
         assert client.get("/api/v1/me").status_code == 200, "the owner is still in"
 
@@ -79,7 +86,7 @@ def test_an_admin_removes_an_agent_on_the_team_page_but_never_an_owner(
         with httpx.Client(base_url=live_server.url, timeout=20) as second_agent:
             invite_and_join(client, second_agent, role="agent")
             tried = second_agent.delete(
-                f"/api/v1/members/{owner.user_id}", headers=api_headers(second_agent)
+                f"/api/v1/members/{owner.user_id}", headers=confirm_headers(second_agent)
             )
             assert tried.status_code == 403
 
@@ -89,7 +96,7 @@ def test_the_last_owner_can_be_neither_removed_nor_demoted(
 ) -> None:
     owner = sign_up(client)
     headers = api_headers(client)
-    itself = client.delete(f"/api/v1/members/{owner.user_id}", headers=headers)
+    itself = client.delete(f"/api/v1/members/{owner.user_id}", headers=confirm_headers(client))
     assert itself.status_code == 409
     assert "can't remove yourself" in itself.json()["error"]["message"]
     demoted = client.put(
@@ -119,10 +126,13 @@ def test_another_business_cannot_remove_my_member(
         email = invite_and_join(client, agent, role="agent")
         agent_id = member_id(client, email)
         sign_up(stranger)
-        refused = stranger.delete(f"/api/v1/members/{agent_id}", headers=api_headers(stranger))
+        refused = stranger.delete(f"/api/v1/members/{agent_id}", headers=confirm_headers(stranger))
         assert refused.status_code == 404
         page = post_form(
-            stranger, f"/settings/team/members/{agent_id}/remove", {}, csrf_page="/settings/team"
+            stranger,
+            f"/settings/team/members/{agent_id}/remove",
+            {"password": PASSWORD},
+            csrf_page="/settings/team",
         )
         assert page.status_code == 404
         assert agent.get("/api/v1/me").status_code == 200
@@ -137,7 +147,9 @@ def test_a_removed_member_can_be_invited_back_and_their_old_token_stays_dead(
         _, secret = create_token(agent)
         first_id = member_id(client, email)
         assert (
-            client.delete(f"/api/v1/members/{first_id}", headers=api_headers(client)).status_code
+            client.delete(
+                f"/api/v1/members/{first_id}", headers=confirm_headers(client)
+            ).status_code
             == 204
         )
     again = client.post(

@@ -15,6 +15,7 @@ from tests.conftest import LiveServer
 from tests.support import factories
 from tests.support.accounts import unique_email
 from tests.support.forms import api_headers
+from tests.support.step_up import CONFIRM
 
 ROUNDS = 10
 LOSER_MESSAGES = ("at least one owner", "Only an owner", "no longer")
@@ -66,7 +67,7 @@ def test_two_owners_acting_on_each_other_at_once_leave_one_owner(
                     return client.put(
                         f"/api/v1/members/{target}/role", json={"role": "admin"}, headers=headers
                     )
-                return client.delete(f"/api/v1/members/{target}", headers=headers)
+                return client.delete(f"/api/v1/members/{target}", headers={**headers, **CONFIRM})
 
             with ThreadPoolExecutor(max_workers=2) as pool:
                 responses = list(pool.map(act, calls))

@@ -1,11 +1,11 @@
-"""JSON: who am I, and personal API tokens (listing and revoking)."""
+"""JSON: who am I, personal API tokens (listing and revoking), and the step-up."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from clientcompass.accounts import devices, service
 from clientcompass.accounts.emails import defer_email_change_mails
@@ -18,6 +18,7 @@ from clientcompass.accounts.schemas import (
     Me,
     SignedOut,
 )
+from clientcompass.accounts.step_up import StepUpIn, StepUpOut, confirm, step_up_session
 from clientcompass.audit import service as audit
 from clientcompass.auth import tokens
 from clientcompass.auth.devices import device_label
@@ -60,10 +61,14 @@ async def list_api_tokens(
 
 @router.delete("/api-tokens/{token_id}", status_code=204)
 async def revoke_api_token(
-    token_id: uuid.UUID, state: State, principal: CurrentPrincipal
+    token_id: uuid.UUID,
+    state: State,
+    principal: CurrentPrincipal,
+    confirmed: None = confirm("revoke this API token"),
 ) -> Response:
     """Revoke a token: your own, or (owners and admins) any of the business's. A revoked token
-    is refused (401) from its next request on. Revoking one already revoked changes nothing."""
+    is refused (401) from its next request on. Revoking one already revoked changes nothing.
+    Step-up: a session confirmed in the last minutes, or X-Confirm-Password."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         revoked = await tokens.revoke_api_token(uow, principal, token_id)
         await audit.record_token_revoked(uow, principal, revoked)
@@ -102,6 +107,16 @@ async def list_devices(state: State, principal: CurrentPrincipal) -> list[Device
         )
         for d in found
     ]
+
+
+@router.post("/me/step-up", response_model=StepUpOut)
+async def step_up(
+    data: StepUpIn, request: Request, state: State, principal: CurrentPrincipal
+) -> StepUpOut:
+    """Confirm your password for this browser session: destructive requests (DELETE, erase,
+    close) pass without asking again for a few minutes. An API token sends
+    X-Confirm-Password with each such request instead. A wrong password: 403 step_up_failed."""
+    return await step_up_session(request, state, principal, data.password)
 
 
 @router.post("/me/devices/sign-out-others", response_model=SignedOut)

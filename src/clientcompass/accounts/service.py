@@ -142,8 +142,14 @@ async def authenticate(
     tenant = await uow.session.get(Tenant, user.tenant_id)
     if tenant is None or tenant.closed_at is not None:  # lifecycle/closure.py
         raise NotAuthenticated(BUSINESS_CLOSED)
-    await audit.record(uow, AuditAction.SIGN_IN, actor_id=user.id)
+    await record_sign_in(uow, user)
     return user
+
+
+async def record_sign_in(uow: UnitOfWork, user: User) -> None:
+    """Audit a session started for someone: with their password, on signing up, or on joining
+    a business by invitation. The IP and device are the request's (audit/context.py)."""
+    await audit.record(uow, AuditAction.SIGN_IN, actor_id=user.id)
 
 
 async def record_failed_sign_in(uow: UnitOfWork, email: str) -> None:

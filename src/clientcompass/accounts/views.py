@@ -18,6 +18,7 @@ from clientcompass.accounts.schemas import (
     ProfileUpdate,
     SignUp,
 )
+from clientcompass.accounts.step_up import confirm
 from clientcompass.audit import service as audit
 from clientcompass.auth import tokens
 from clientcompass.auth.devices import device_label
@@ -73,6 +74,7 @@ async def signup(request: Request, state: State, principal: OptionalPrincipal) -
                     email=str(data.email),
                     password=data.password,
                 )
+                await service.record_sign_in(uow, user)
             return await _start_session(request, state, user, "/settings/business?welcome=1")
         except DomainError as exc:
             errors = domain_error_fields(exc)
@@ -339,7 +341,10 @@ async def create_api_token(request: Request, state: State, principal: CurrentPri
 
 @router.post("/settings/account/api-tokens/{token_id}/revoke")
 async def revoke_api_token(
-    token_id: uuid.UUID, state: State, principal: CurrentPrincipal
+    token_id: uuid.UUID,
+    state: State,
+    principal: CurrentPrincipal,
+    confirmed: None = confirm("revoke this API token"),
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         revoked = await tokens.revoke_api_token(uow, principal, token_id)

@@ -37,6 +37,13 @@ end
 return data
 """
 
+# Note a step-up on a session that still exists: a session deleted meanwhile stays deleted.
+_STEP_UP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'stepped_up_at', ARGV[1])
+return 1
+"""
+
 
 def device_handle(sid: str) -> str:
     """A session's name on the device list: a digest, so a page never shows a session id."""
@@ -50,6 +57,8 @@ class Session:
     user_id: uuid.UUID
     csrf_token: str
     created_at: float
+    # When the person last confirmed their password in this session (accounts/step_up.py).
+    stepped_up_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +124,19 @@ class SessionStore:
             user_id=uuid.UUID(fields["user_id"]),
             csrf_token=fields["csrf"],
             created_at=float(fields["created_at"]),
+            stepped_up_at=float(fields["stepped_up_at"]) if "stepped_up_at" in fields else None,
         )
         if time.time() - session.created_at > self.settings.session_absolute_seconds:
             await self.delete(session)
             return None
         return session
+
+    async def mark_stepped_up(self, session: Session, at: float | None = None) -> bool:
+        """Record that the person just confirmed their password in this session; False if the
+        session has ended meanwhile."""
+        key = SESSION_KEY.format(sid=session.sid)
+        done = await self.redis.eval(_STEP_UP, 1, key, repr(time.time() if at is None else at))
+        return bool(done)
 
     async def delete(self, session: Session) -> None:
         index = USER_SESSIONS_KEY.format(tenant=session.tenant_id, user=session.user_id)

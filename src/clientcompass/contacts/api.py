@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.contacts import csv_io, imports, merge, service
 from clientcompass.contacts.schemas import (
     ContactDetail,
@@ -139,8 +140,14 @@ async def update_contact(
 
 
 @router.delete("/{contact_id:uuid}", status_code=204)
-async def delete_contact(contact_id: uuid.UUID, state: State, principal: CurrentManager) -> None:
-    """Only a contact without conversations or documents; merge the others."""
+async def delete_contact(
+    contact_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("delete this contact"),
+) -> None:
+    """Only a contact without conversations or documents; merge the others. Step-up: a
+    session confirmed in the last minutes (POST /api/v1/me/step-up), or X-Confirm-Password."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         await service.delete_contact(uow, principal, contact_id)
 

@@ -10,6 +10,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 
 from clientcompass import names
+from clientcompass.audit import service as audit
 from clientcompass.auth.principal import Principal
 from clientcompass.contacts import repository
 from clientcompass.contacts.repository import Cursor
@@ -27,7 +28,7 @@ from clientcompass.conversations import service as conversations
 from clientcompass.conversations.schemas import MessageIn
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput
-from clientcompass.models import Contact, Message
+from clientcompass.models import AuditAction, Contact, Message
 
 
 def display_name(contact: Contact) -> str:
@@ -163,6 +164,15 @@ async def delete_contact(uow: UnitOfWork, principal: Principal, contact_id: uuid
             "Merge it into another contact instead."
         )
     await uow.session.delete(contact)
+    # No name or number in the trail: it outlives the contact by 90 days, and a deleted
+    # customer's details should go with them. The id ties the event to earlier records.
+    await audit.record(
+        uow,
+        AuditAction.CONTACT_DELETED,
+        actor_id=principal.user_id,
+        target_kind="contact",
+        target_id=contact.id,
+    )
     await uow.session.flush()
 
 

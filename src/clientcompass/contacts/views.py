@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.auth.principal import Principal
 from clientcompass.contacts import consent, csv_io, imports, merge, service
 from clientcompass.contacts.schemas import (
@@ -377,7 +378,10 @@ async def record_consent(
 
 @router.post("/contacts/{contact_id:uuid}/delete")
 async def delete_contact(
-    contact_id: uuid.UUID, state: State, principal: CurrentManager
+    contact_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("delete this contact"),
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         await service.delete_contact(uow, principal, contact_id)

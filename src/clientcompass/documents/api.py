@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BeforeValidator
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.auth.principal import Principal
 from clientcompass.documents import credit_notes, listing, payments, quotes, service, stored_pdf
 from clientcompass.documents.http import COLLECTIONS, output, pdf_response, storage
@@ -127,7 +128,14 @@ def _shared_routes(kind: Kind) -> None:
             return await output(uow, document_id, kind)
 
     @router.delete(f"/{collection}/{{document_id:uuid}}", status_code=204, name=f"delete_{name}")
-    async def delete(document_id: uuid.UUID, state: State, principal: CurrentPrincipal) -> None:
+    async def delete(
+        document_id: uuid.UUID,
+        state: State,
+        principal: CurrentPrincipal,
+        confirmed: None = confirm("delete this draft"),
+    ) -> None:
+        """Delete a draft (a numbered document stays). Step-up: a session confirmed in the
+        last minutes (POST /api/v1/me/step-up), or X-Confirm-Password."""
         async with state.unit_of_work(principal.tenant_id) as uow:
             await service.delete_draft(uow, principal, document_id, kind)
 

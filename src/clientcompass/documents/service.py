@@ -16,6 +16,7 @@ import anyio
 from sqlalchemy import delete, select
 
 from clientcompass import files
+from clientcompass.audit import service as audit
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.conversations import service as conversations
@@ -29,6 +30,7 @@ from clientcompass.documents.status import business_today
 from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.leads import service as leads
 from clientcompass.models import (
+    AuditAction,
     BusinessProfile,
     Contact,
     Document,
@@ -369,6 +371,15 @@ async def delete_draft(
             + ("Correct it with a credit note." if kind is Kind.INVOICE else "")
         )
     await uow.session.delete(document)
+    # A draft has no number; its kind says what it was (no customer name: see contacts).
+    await audit.record(
+        uow,
+        AuditAction.DOCUMENT_DELETED,
+        actor_id=actor.user_id,
+        target_kind=kind.value,
+        target_id=document.id,
+        target_label=f"Draft {NOUNS[kind]}",
+    )
     await uow.session.flush()
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.auth.principal import Principal
 from clientcompass.business import service as business
 from clientcompass.db import UnitOfWork
@@ -270,7 +271,11 @@ def _page_routes(kind: Kind) -> None:
         return await _act(request, state, principal, kind, document_id, "manage", run)
 
     async def delete(
-        document_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
+        document_id: uuid.UUID,
+        request: Request,
+        state: State,
+        principal: CurrentPrincipal,
+        confirmed: None = confirm(f"delete this draft {NOUN[kind]}"),
     ) -> Response:
         async def run(uow: UnitOfWork) -> str:
             await service.delete_draft(uow, principal, document_id, kind)

@@ -10,6 +10,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.conversations import service as conversations
 from clientcompass.errors import DomainError, InvalidInput
 from clientcompass.inbox import canned, service
@@ -158,7 +159,11 @@ async def update_canned(
 
 @router.post("/inbox/canned/{canned_id:uuid}/delete")
 async def delete_canned(
-    canned_id: uuid.UUID, request: Request, state: State, principal: CurrentPrincipal
+    canned_id: uuid.UUID,
+    request: Request,
+    state: State,
+    principal: CurrentPrincipal,
+    confirmed: None = confirm("delete this canned response"),
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         await canned.delete_canned(uow, principal, canned_id)

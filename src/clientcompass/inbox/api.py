@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BeforeValidator
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.auth.principal import Principal
 from clientcompass.conversations import queries
 from clientcompass.conversations import service as conversations
@@ -249,8 +250,13 @@ async def update_canned(
 
 @router.delete("/canned-responses/{canned_id}", status_code=204)
 async def delete_canned(
-    canned_id: uuid.UUID, state: State, principal: CurrentPrincipal
+    canned_id: uuid.UUID,
+    state: State,
+    principal: CurrentPrincipal,
+    confirmed: None = confirm("delete this canned response"),
 ) -> Response:
+    """Delete a canned response for the whole team. Step-up: a session confirmed in the last
+    minutes (POST /api/v1/me/step-up), or X-Confirm-Password."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         await canned.delete_canned(uow, principal, canned_id)
     return Response(status_code=204)

@@ -7,11 +7,12 @@ import uuid
 
 from sqlalchemy import select
 
+from clientcompass.audit import service as audit
 from clientcompass.auth.permissions import Permission
 from clientcompass.auth.principal import Principal
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput, NotFound
-from clientcompass.models import CannedResponse
+from clientcompass.models import AuditAction, CannedResponse
 
 SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_BODY = 4096
@@ -108,4 +109,12 @@ async def delete_canned(uow: UnitOfWork, actor: Principal, canned_id: uuid.UUID)
     if canned.created_by != actor.user_id:
         actor.require(Permission.DELETE_SHARED_CANNED)
     await uow.session.delete(canned)
+    await audit.record(
+        uow,
+        AuditAction.CANNED_RESPONSE_DELETED,
+        actor_id=actor.user_id,
+        target_kind="canned_response",
+        target_id=canned.id,
+        target_label=f"/{canned.shortcut}",
+    )
     await uow.session.flush()

@@ -7,6 +7,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.integrations import service
 from clientcompass.integrations.schemas import (
     DeliveryOut,
@@ -71,8 +72,13 @@ async def set_webhook_state(
 
 @router.delete("/{webhook_id:uuid}", status_code=204)
 async def delete_webhook(
-    webhook_id: uuid.UUID, state: State, principal: CurrentManager
+    webhook_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("delete this webhook"),
 ) -> Response:
+    """Delete a webhook and its delivery log. Step-up: a session confirmed in the last
+    minutes (POST /api/v1/me/step-up), or X-Confirm-Password."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         await service.remove(uow, principal, webhook_id)
     return Response(status_code=204)

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
+from clientcompass.audit import service as audit
 from clientcompass.auth.principal import Principal
 from clientcompass.crypto import Keyring
 from clientcompass.db import UnitOfWork
 from clientcompass.errors import Conflict, InvalidInput, NotFound
 from clientcompass.integrations import events, signing
 from clientcompass.integrations.http import UnsafeTarget, check_url
-from clientcompass.models import WebhookDelivery, WebhookSubscription
+from clientcompass.models import AuditAction, WebhookDelivery, WebhookSubscription
 from clientcompass.realtime.bus import Event
 
 DELIVER_TASK = "integrations.deliver"
@@ -155,14 +156,24 @@ async def get(
 async def remove(uow: UnitOfWork, actor: Principal, subscription_id: uuid.UUID) -> None:
     """Delete a subscription and its log; a delivery job still queued then finds nothing."""
     actor.require_manager()
-    gone = await uow.session.scalar(
-        delete(WebhookSubscription)
-        .where(WebhookSubscription.tenant_id == actor.tenant_id)
-        .where(WebhookSubscription.id == subscription_id)
-        .returning(WebhookSubscription.id)
-    )
+    gone = (
+        await uow.session.execute(
+            delete(WebhookSubscription)
+            .where(WebhookSubscription.tenant_id == actor.tenant_id)
+            .where(WebhookSubscription.id == subscription_id)
+            .returning(WebhookSubscription.id, WebhookSubscription.url)
+        )
+    ).first()
     if gone is None:
         raise NotFound("No such webhook.")
+    await audit.record(
+        uow,
+        AuditAction.WEBHOOK_DELETED,
+        actor_id=actor.user_id,
+        target_kind="webhook",
+        target_id=gone.id,
+        target_label=gone.url,
+    )
 
 
 async def set_active(

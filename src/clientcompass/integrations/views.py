@@ -9,6 +9,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.errors import DomainError
 from clientcompass.integrations import service
 from clientcompass.integrations.events import LABELS, WebhookEvent
@@ -133,7 +134,10 @@ async def rotate_webhook_secret(
 
 @router.post(ITEM + "/delete")
 async def delete_webhook(
-    webhook_id: uuid.UUID, state: State, principal: CurrentManager
+    webhook_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("delete this webhook"),
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         await service.remove(uow, principal, webhook_id)

@@ -119,13 +119,18 @@ class Closed:
     member_ids: list[uuid.UUID]
 
 
-async def close_business(uow: UnitOfWork, actor: Principal, *, password: str) -> Closed:
-    """Close the caller's business (owners only, step-up with the password). Access ends when
-    this commits; the caller then ends the members' sessions and emails the owners."""
+async def close_business(
+    uow: UnitOfWork, actor: Principal, *, password: str, stepped_up: bool = False
+) -> Closed:
+    """Close the caller's business (owners only, step-up with the password, which a session
+    that confirmed it moments ago may leave out; one that is given is checked all the same).
+    Access ends when this commits; the caller then ends the members' sessions and emails the
+    owners."""
     if actor.role is not Role.OWNER:
         raise Forbidden(ONLY_OWNER)
     user = await get_user(uow, actor.user_id)
-    await verify_current_password(user, password, field="password")
+    if password or not stepped_up:
+        await verify_current_password(user, password, field="password")
     tenant = await uow.session.get(Tenant, actor.tenant_id, with_for_update=True)
     assert tenant is not None
     if tenant.closed_at is not None:

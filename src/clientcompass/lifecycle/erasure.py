@@ -194,16 +194,23 @@ async def preview(uow: UnitOfWork, actor: Principal, contact_id: uuid.UUID) -> P
 
 
 async def erase(
-    uow: UnitOfWork, actor: Principal, contact_id: uuid.UUID, *, password: str
+    uow: UnitOfWork,
+    actor: Principal,
+    contact_id: uuid.UUID,
+    *,
+    password: str,
+    stepped_up: bool = False,
 ) -> Erased:
-    """Step-up with the actor's password (owners and admins), then erase. A wrong password
-    or another business's contact changes nothing."""
+    """Step-up with the actor's password (owners and admins), then erase. A session that
+    confirmed it moments ago (accounts/step_up.py) may leave it out; a password that is given
+    is checked all the same. A wrong password or another business's contact changes nothing."""
     actor.require_manager()
     contact = await _contact(uow, contact_id, for_update=True)
-    if not password:
-        raise InvalidInput(PASSWORD_MISSING, field="password")
-    user = await accounts.get_user(uow, actor.user_id)
-    await accounts.verify_current_password(user, password, field="password")
+    if password or not stepped_up:
+        if not password:
+            raise InvalidInput(PASSWORD_MISSING, field="password")
+        user = await accounts.get_user(uow, actor.user_id)
+        await accounts.verify_current_password(user, password, field="password")
     return await erase_contact(uow, contact, actor_id=actor.user_id)
 
 

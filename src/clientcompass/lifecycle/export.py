@@ -90,6 +90,20 @@ async def start(
     return export
 
 
+async def get(uow: UnitOfWork, actor: Principal, export_id: uuid.UUID) -> Export:
+    """One of the business's exports (owners only); another business's is not found."""
+    require_owner(actor)
+    export = await uow.session.get(Export, (actor.tenant_id, export_id))
+    if export is None:
+        raise NotFound("That export does not exist.")
+    return export
+
+
+def subject_of(export: Export) -> str:
+    """What an export is of, as the list shows it."""
+    return f"Customer: {export.subject_label}" if export.subject_id else "Whole business"
+
+
 async def recent(uow: UnitOfWork, actor: Principal, limit: int = 10) -> list[Export]:
     """The business's latest exports, newest first (owners only)."""
     require_owner(actor)

@@ -14,15 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from clientcompass.auth.principal import Principal
-from clientcompass.errors import NotFound
-from clientcompass.files import DownloadResponse, open_file
 from clientcompass.lifecycle import export as service
-from clientcompass.lifecycle import export_account
+from clientcompass.lifecycle import export_http
 from clientcompass.models.base import utcnow
-from clientcompass.storage import Storage
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.render import HOME_TIME_ZONE, redirect, render
 from clientcompass.web.state import AppState
@@ -53,9 +50,7 @@ async def _context(state: AppState, principal: Principal) -> dict[str, Any]:
                 else "",
                 "created": _when(export.created_at),
                 "expires": _when(export.expires_at),
-                "label": f"Customer: {export.subject_label}"
-                if export.subject_id
-                else "Whole business",
+                "label": service.subject_of(export),
             }
         )
     running = any(e.status in ("queued", "running") for e in exports)
@@ -95,26 +90,10 @@ async def start_customer_export(
 
 @router.get("/exports/download")
 async def download(token: str, state: State, principal: CurrentPrincipal) -> Response:
-    async with state.unit_of_work(principal.tenant_id) as uow:
-        export = await service.for_download(uow, principal, state.settings.secret_key, token)
-        assert export.file_id is not None
-        found = await open_file(uow, Storage(state.fast).reader, export.file_id)
-    if found is None:
-        raise NotFound(service.EXPIRED_LINK)
-    return DownloadResponse(found, filename=service.filename(export), inline=False)
+    return await export_http.download_response(state, principal, token)
 
 
 @router.get("/settings/account/export")
 async def own_account_export(state: State, principal: CurrentPrincipal) -> Response:
     """Everything held about the signed-in person, as one JSON document (any role)."""
-    devices = await state.sessions.devices(principal.session) if principal.session else []
-    body = export_account.stream(state.db, principal, devices)
-    day = utcnow().strftime("%Y-%m-%d")
-    return StreamingResponse(
-        body,
-        media_type="application/json",
-        headers={
-            "content-disposition": f'attachment; filename="clientcompass-my-data-{day}.json"',
-            "cache-control": "no-store",
-        },
-    )
+    return await export_http.own_data_response(state, principal)

@@ -37,6 +37,13 @@ class AuditAction(StrEnum):
     CUSTOMER_ERASED = "customer_erased"
     ACCOUNT_CLOSED = "account_closed"
     ACCOUNT_REOPENED = "account_reopened"
+    # Destructive actions behind a step-up (accounts/step_up.py), and a wrong password there.
+    INVITATION_REVOKED = "invitation_revoked"
+    CONTACT_DELETED = "contact_deleted"
+    WEBHOOK_DELETED = "webhook_deleted"
+    DOCUMENT_DELETED = "document_deleted"
+    CANNED_RESPONSE_DELETED = "canned_response_deleted"
+    STEP_UP_FAILED = "step_up_failed"
 
     @property
     def label(self) -> str:
@@ -62,6 +69,12 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.CUSTOMER_ERASED: "Erased a customer's data",
     AuditAction.ACCOUNT_CLOSED: "Closed the account",
     AuditAction.ACCOUNT_REOPENED: "Reopened the account",
+    AuditAction.INVITATION_REVOKED: "Revoked an invitation",
+    AuditAction.CONTACT_DELETED: "Deleted a contact",
+    AuditAction.WEBHOOK_DELETED: "Deleted a webhook",
+    AuditAction.DOCUMENT_DELETED: "Deleted a draft document",
+    AuditAction.CANNED_RESPONSE_DELETED: "Deleted a canned response",
+    AuditAction.STEP_UP_FAILED: "Wrong password to confirm an action",
 }
 
 

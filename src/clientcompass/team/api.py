@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, EmailStr
 
+from clientcompass.accounts.step_up import confirm
 from clientcompass.models import Role
 from clientcompass.team import service
 from clientcompass.web.auth import CurrentManager, CurrentPrincipal, State
@@ -59,9 +60,15 @@ async def change_role(
 
 
 @router.delete("/members/{user_id}", status_code=204)
-async def remove_member(user_id: uuid.UUID, state: State, principal: CurrentManager) -> Response:
+async def remove_member(
+    user_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("remove this member from the team"),
+) -> Response:
     """Remove a member (owners and admins; only an owner removes an owner, never the last).
-    Their sessions and API tokens are refused from their next request on."""
+    Their sessions and API tokens are refused from their next request on. Step-up: a session
+    confirmed in the last minutes (POST /api/v1/me/step-up), or X-Confirm-Password."""
     async with state.unit_of_work(principal.tenant_id) as uow:
         member = await service.remove_member(uow, principal, user_id)
     await state.sessions.delete_all(member.tenant_id, member.id)

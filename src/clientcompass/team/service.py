@@ -208,7 +208,16 @@ async def revoke_invitation(uow: UnitOfWork, actor: Principal, invitation_id: uu
     invitation = await uow.session.get(Invitation, (actor.tenant_id, invitation_id))
     if invitation is None:
         raise NotFound("That invitation does not exist.")
-    invitation.revoked_at = invitation.revoked_at or uow.now
+    if invitation.revoked_at is None:  # revoking twice changed nothing the second time
+        invitation.revoked_at = uow.now
+        await audit.record(
+            uow,
+            AuditAction.INVITATION_REVOKED,
+            actor_id=actor.user_id,
+            target_kind="invitation",
+            target_id=invitation.id,
+            target_label=invitation.email,
+        )
     await uow.session.flush()
 
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, EmailStr, Field
 
+from clientcompass.accounts.service import record_sign_in
+from clientcompass.accounts.step_up import confirm
 from clientcompass.audit import service as audit
 from clientcompass.auth import tokens
 from clientcompass.auth.permissions import GRANTS
@@ -123,7 +125,11 @@ async def change_role(
 
 @router.post("/settings/team/members/{user_id}/remove")
 async def remove_member(
-    user_id: uuid.UUID, request: Request, state: State, principal: CurrentManager
+    user_id: uuid.UUID,
+    request: Request,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("remove this member from the team"),
 ) -> Response:
     try:
         async with state.unit_of_work(principal.tenant_id) as uow:
@@ -138,7 +144,10 @@ async def remove_member(
 
 @router.post("/settings/team/api-tokens/{token_id}/revoke")
 async def revoke_api_token(
-    token_id: uuid.UUID, state: State, principal: CurrentManager
+    token_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("revoke this API token"),
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         await audit.record_token_revoked(
@@ -148,7 +157,12 @@ async def revoke_api_token(
 
 
 @router.post("/settings/team/invitations/{invitation_id}/revoke")
-async def revoke(invitation_id: uuid.UUID, state: State, principal: CurrentManager) -> Response:
+async def revoke(
+    invitation_id: uuid.UUID,
+    state: State,
+    principal: CurrentManager,
+    confirmed: None = confirm("revoke this invitation"),
+) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
         await service.revoke_invitation(uow, principal, invitation_id)
     return redirect("/settings/team")
@@ -191,6 +205,7 @@ async def accept(request: Request, state: State, principal: OptionalPrincipal) -
                 user = await service.accept_invitation(
                     uow, token, name=data.name, password=data.password
                 )
+                await record_sign_in(uow, user)
             session = await state.sessions.create(
                 user.tenant_id,
                 user.id,
