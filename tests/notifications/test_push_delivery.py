@@ -345,3 +345,24 @@ def test_the_private_key_payload_and_device_keys_never_reach_the_log(
     for browser in (delivered, gone, failing):
         assert browser["keys"]["auth"] not in logged
         assert browser["keys"]["p256dh"] not in logged
+
+
+def test_a_push_is_queued_ahead_of_other_work(
+    app_settings: Settings, push_service: PushService, owner_conn: psycopg.Connection
+) -> None:
+    """In a burst, a handled message's pushes go before the next message's follow-up."""
+    account = factories.business_with_owner(app_settings)
+    subscription_id, _ = device(app_settings, push_service, account)
+    queue(app_settings, account.tenant_id, subscription_id, new_message())
+    [(priority,)] = owner_conn.execute(
+        "select priority from procrastinate_jobs where task_name = %s "
+        "and args->'subscription_ids' ? %s",
+        (PUSH_TASK, str(subscription_id)),
+    ).fetchall()
+    assert priority == push.PUSH_PRIORITY > 0
+    inbound = owner_conn.execute(
+        "select coalesce(max(priority), 0) from procrastinate_jobs "
+        "where task_name = 'conversations.inbound_recorded'"
+    ).fetchone()
+    assert inbound is not None and inbound[0] < priority
+    run_jobs(app_settings)

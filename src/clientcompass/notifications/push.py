@@ -51,6 +51,11 @@ VAPID_LIFETIME_SECONDS = 12 * 3600
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 4
 MAX_RETRY_AFTER_SECONDS = 3600
+# Ahead of the queue's other jobs (procrastinate takes the highest priority first): in a burst
+# of customers' messages, each message's pushes go out as soon as it is handled instead of
+# after every other message's follow-up. A push job is a few milliseconds, so nothing else
+# waits long (bench/notify, 100 messages at once: p50 1.3 s → 1.1 s; the slowest as slow).
+PUSH_PRIORITY = 10
 # "Last used" is shown to the person per device; a burst of pushes to one phone writes it once.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -280,7 +285,7 @@ def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
     retried by the job itself, per device; an outage of our own database is retried by
     `worker_loop.OutageRetry`, the whole batch again."""
 
-    @job_app.task(name=outbox.PUSH_TASK, queue="notifications")
+    @job_app.task(name=outbox.PUSH_TASK, queue="notifications", priority=PUSH_PRIORITY)
     async def push_to_devices(
         tenant_id: str, subscription_ids: list[str], push: dict[str, object], attempt: int = 0
     ) -> None:
