@@ -33,7 +33,7 @@ from clientcompass.errors import ConfigurationError, DomainError
 from clientcompass.lifecycle import retention
 from clientcompass.logs import configure_logging
 from clientcompass.migrate import migrate
-from clientcompass.models import AuditAction, Role
+from clientcompass.models import Role
 from clientcompass.sandbox import provision
 from clientcompass.team import service as team
 from clientcompass.twilio_client import twilio_client
@@ -264,17 +264,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         async with ws.unit_of_work(actor.tenant_id) as uow:
             user = await accounts.get_user(uow, actor.user_id)
             issued = await tokens.create_api_token(uow, user, name=args.name)
-            # As the account page records it; no request, so the device says where it came from.
-            await audit.record(
-                uow,
-                AuditAction.API_TOKEN_CREATED,
-                actor_id=user.id,
-                target_kind="api_token",
-                target_id=issued.api_token.id,
-                target_label=issued.api_token.name,
-                details={"via": "cli"},
-                device="Command line",
-            )
+            await audit.record_token_created(uow, user.id, issued.api_token, device="Command line")
         return {
             "token_id": str(issued.api_token.id),
             "token": issued.token,

@@ -328,14 +328,7 @@ async def create_api_token(request: Request, state: State, principal: CurrentPri
     async with state.unit_of_work(principal.tenant_id) as uow:
         user = await service.get_user(uow, principal.user_id)
         issued = await tokens.create_api_token(uow, user, name=values.get("name", "")[:100])
-        await audit.record(
-            uow,
-            AuditAction.API_TOKEN_CREATED,
-            actor_id=user.id,
-            target_kind="api_token",
-            target_id=issued.api_token.id,
-            target_label=issued.api_token.name,
-        )
+        await audit.record_token_created(uow, user.id, issued.api_token)
     return await _account(request, state, principal, {}, {"new_token": issued.token}, 201)
 
 

@@ -215,6 +215,23 @@ async def count(uow: UnitOfWork) -> int:
     return int(await uow.session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
 
+async def record_token_created(
+    uow: UnitOfWork, user_id: uuid.UUID, api_token: ApiToken, *, device: str | None = None
+) -> None:
+    """A new API token, from the account page or `clientcompass token create` (which has no
+    request to name a device, so it says where it came from)."""
+    await record(
+        uow,
+        AuditAction.API_TOKEN_CREATED,
+        actor_id=user_id,
+        target_kind="api_token",
+        target_id=api_token.id,
+        target_label=api_token.name,
+        details={"via": "cli"} if device else {},
+        device=device,
+    )
+
+
 async def record_token_revoked(uow: UnitOfWork, actor: Principal, api_token: ApiToken) -> None:
     """A revoked API token (the holder's own, or an owner's or admin's doing); revoking one
     already revoked changed nothing, so records nothing."""
