@@ -78,6 +78,21 @@ def retry_through_outages(job_app: procrastinate.App) -> None:
             task.retry_strategy = OutageRetry(task.retry_strategy)
 
 
+class WakingWorker(Worker):
+    """procrastinate's worker, looking for work again as soon as a job ends.
+
+    It otherwise looks only when a job is inserted (LISTEN/NOTIFY) or every 5 seconds. A job
+    held back by its lock (a conversation's next send waits for the one before it,
+    whatsapp/outbound.py) was inserted long ago, so nothing wakes the worker when the job
+    ahead of it finishes: a flow's greeting and question went out 5 seconds apart."""
+
+    async def _process_job(self, context: Any) -> None:
+        try:
+            await super()._process_job(context)
+        finally:
+            self._new_job_event.set()
+
+
 class ResilientWorker:
     """procrastinate's worker loop, started again whenever it ends without being asked to."""
 
@@ -122,7 +137,7 @@ class ResilientWorker:
     async def _run(self) -> None:
         delay = FIRST_DELAY_SECONDS
         while not self._stopping.is_set():
-            worker: _WorkerLoop = Worker(app=self.job_app, **self.options)
+            worker: _WorkerLoop = WakingWorker(app=self.job_app, **self.options)
             self._worker = worker
             started = asyncio.get_running_loop().time()
             failure: Exception | None = None
