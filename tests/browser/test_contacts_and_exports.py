@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect
 from tests.conftest import LiveServer, StandinServer
 from tests.support.browser import DESKTOP, PHONE, signed_in
 from tests.support.documents import draft, finalised, vat_business
+from tests.support.reminders import business_today
 from tests.support.whatsapp import connect_channel, sa_mobile
 
 pytestmark = pytest.mark.browser
@@ -52,7 +53,7 @@ def test_the_accountant_exports_a_date_range_and_the_team_table_reads_on_both_si
 ) -> None:
     with httpx.Client(base_url=live_server.url, timeout=20) as owner:
         _, headers = vat_business(owner)
-        today = date.today()
+        today = business_today()
         old = finalised(
             owner, headers, "invoices", issue_date=(today - timedelta(days=40)).isoformat()
         )

@@ -11,9 +11,10 @@ import httpx
 
 from tests.support.accounts import sign_up
 from tests.support.documents import THREE_LINES, draft, finalised, vat_business
+from tests.support.reminders import business_today
 from tests.support.step_up import CONFIRM
 
-YEAR = date.today().year
+YEAR = business_today().year
 
 
 def pdf_text(content: bytes) -> str:
@@ -165,7 +166,7 @@ def test_a_converted_invoice_takes_invoice_terms_and_keeps_the_job(
         deposit_percent="50",
         recipient_vat_number="4987654321",
         price_mode="inclusive",
-        issue_date=(date.today() - timedelta(days=3)).isoformat(),
+        issue_date=(business_today() - timedelta(days=3)).isoformat(),
     )
     response = client.post(
         f"/api/v1/quotes/{quote['id']}/convert", json={"split_deposit": False}, headers=headers
@@ -173,8 +174,8 @@ def test_a_converted_invoice_takes_invoice_terms_and_keeps_the_job(
     assert response.status_code == 201, response.text
     (invoice,) = response.json()
     assert invoice["terms"] == "Payment due within 7 days."
-    assert invoice["issue_date"] == date.today().isoformat()
-    assert invoice["due_date"] == (date.today() + timedelta(days=7)).isoformat()
+    assert invoice["issue_date"] == business_today().isoformat()
+    assert invoice["due_date"] == (business_today() + timedelta(days=7)).isoformat()
     assert invoice["valid_until"] is None and invoice["deposit_percent"] in ("0", "0.00")
     for kept in (
         "contact_id",
@@ -254,7 +255,7 @@ def test_credit_notes_correct_an_issued_invoice(client: httpx.Client) -> None:
 
 def test_overdue_is_computed_and_filtered(client: httpx.Client) -> None:
     _, headers = vat_business(client)
-    past = (date.today() - timedelta(days=40)).isoformat()
+    past = (business_today() - timedelta(days=40)).isoformat()
     late = finalised(client, headers, "invoices", issue_date=past)
     finalised(client, headers, "invoices", phone="+27825550104")
     overdue = client.get("/api/v1/invoices?status=overdue").json()
