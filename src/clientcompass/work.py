@@ -118,12 +118,17 @@ class LazyResources:
 
 
 async def defer(
-    job_app: procrastinate.App, name: str, kwargs: dict[str, Any], *, schedule_in: float = 0
+    job_app: procrastinate.App,
+    name: str,
+    kwargs: dict[str, Any],
+    *,
+    schedule_in: float = 0,
+    lock: str | None = None,
 ) -> None:
     """Defer a job on its own connection: for a job whose work is not tied to a transaction
     (a retry, a reconcile), or what a sweeper re-finds if it is lost."""
     task = job_app.configure_task(
-        name, schedule_in={"seconds": schedule_in} if schedule_in else None
+        name, schedule_in={"seconds": schedule_in} if schedule_in else None, lock=lock
     )
     await task.defer_async(**kwargs)
 

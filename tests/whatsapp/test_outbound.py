@@ -203,6 +203,27 @@ def test_rate_limited_send_is_retried_and_sent_once(
     )
 
 
+def test_a_retried_send_keeps_its_place_ahead_of_the_next_one(
+    client: httpx.Client, standin: StandinServer, live_server: LiveServer
+) -> None:
+    """Twilio refuses the first of two replies for now: the second waits for it, so the
+    customer reads them in the order they were written (a flow's greeting, then its question)."""
+    _channel, conversation, phone = open_conversation(client, standin)
+    standin.control("POST", "faults", json={"mode": "http_429", "count": 1})
+    first = send_text(client, conversation["id"], "Hello from the plumber").json()
+    send_text(client, conversation["id"], "What is the address?")
+    live_server.run_jobs()
+    assert creates_to(standin, phone) == [], "the second did not overtake the first"
+    assert message(client, conversation["id"], first["id"])["status"] == "queued"
+    run_jobs_until(
+        live_server, lambda: len(creates_to(standin, phone)) == 2, message="both replies"
+    )
+    assert [m["body"] for m in creates_to(standin, phone)] == [
+        "Hello from the plumber",
+        "What is the address?",
+    ]
+
+
 def test_unknown_outcome_is_reconciled_not_resent(
     client: httpx.Client,
     standin: StandinServer,

@@ -34,6 +34,12 @@ class Outgoing:
     client_key: uuid.UUID | None = None
 
 
+def send_lock(conversation_id: uuid.UUID) -> str:
+    """procrastinate's lock for a conversation's sends: one at a time, and none starts while an
+    earlier one waits in the queue (a retry keeps its job, and so its place)."""
+    return f"send:{conversation_id}"
+
+
 def backoff(attempt: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at 5 minutes."""
     return timedelta(seconds=min(300, 2 ** max(0, attempt - 1)))
@@ -100,7 +106,7 @@ async def enqueue(
     # greeting and its first question (one transaction, two messages) arrive in that order.
     uow.defer_job(
         SEND_TASK,
-        lock=f"send:{conversation.id}",
+        lock=send_lock(conversation.id),
         tenant_id=str(uow.tenant_id),
         message_id=str(message.id),
     )

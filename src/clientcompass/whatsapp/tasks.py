@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import procrastinate
 import structlog
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision
 from sqlalchemy import select, text
 
 from clientcompass.db import UnitOfWork
@@ -23,8 +26,28 @@ log = structlog.get_logger(__name__)
 RECONCILE_CHECKS = 3
 
 
+class SendAgainLater(Exception):
+    """This send runs again after `delay`, as the same job: it keeps its place ahead of the
+    conversation's later sends, which procrastinate holds back while it waits (same lock,
+    lower id), so a retried message never arrives after one queued behind it."""
+
+    def __init__(self, delay: timedelta, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class InOrderRetry(procrastinate.BaseRetryStrategy):
+    """The send job's retry: only when it asks (`SendAgainLater`), after the delay it gives."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, SendAgainLater):
+            seconds = max(1, math.ceil(exception.delay.total_seconds()))
+            return RetryDecision(retry_in={"seconds": seconds})
+        return None
+
+
 def register(job_app: procrastinate.App, lazy: LazyResources) -> None:
-    @job_app.task(name=outbound.SEND_TASK, queue="whatsapp")
+    @job_app.task(name=outbound.SEND_TASK, queue="whatsapp", retry=InOrderRetry())
     async def send_message(tenant_id: str, message_id: str) -> None:
         await _send(lazy, uuid.UUID(tenant_id), uuid.UUID(message_id))
 
@@ -137,13 +160,7 @@ async def _send(lazy: LazyResources, tenant_id: uuid.UUID, message_id: uuid.UUID
         delay = outbound.backoff(attempts)
         async with resources.unit_of_work(tenant_id) as uow:
             await outbound.requeue(uow, message_id, at=uow.now + delay, reason=exc.message)
-        await defer(
-            resources.job_app,
-            outbound.SEND_TASK,
-            _ids(tenant_id, message_id),
-            schedule_in=delay.total_seconds(),
-        )
-        return
+        raise SendAgainLater(delay, exc.message) from exc
     except OutcomeUnknown:
         log.warning("send outcome unknown; reconciling", message_id=str(message_id))
         await defer(
@@ -250,7 +267,19 @@ async def _reconcile(
     log.info(
         "reconciled an unknown send: Twilio does not have it, resending", message_id=str(message_id)
     )
-    await defer(resources.job_app, outbound.SEND_TASK, _ids(tenant_id, message_id))
+    await defer(
+        resources.job_app,
+        outbound.SEND_TASK,
+        _ids(tenant_id, message_id),
+        lock=outbound.send_lock(message.conversation_id),
+    )
+
+
+# Which of these messages still have a send job waiting or running (one scan per sweep).
+LIVE_SEND_JOBS = text(
+    "SELECT args->>'message_id' FROM procrastinate_jobs WHERE task_name = :task "
+    "AND status IN ('todo', 'doing') AND args->>'message_id' = ANY(:message_ids)"
+)
 
 
 async def sweep_outbox_now(lazy: LazyResources) -> None:
@@ -277,10 +306,34 @@ async def _sweep(lazy: LazyResources) -> None:
                 },
             )
         ).all()
+    queued = [str(m) for _, m, status in rows if status == MessageStatus.QUEUED.value]
+    waiting: set[str] = set()
+    if queued:
+        async with resources.db.unit_of_work() as uow:
+            waiting = set(
+                await uow.session.scalars(
+                    LIVE_SEND_JOBS, {"task": outbound.SEND_TASK, "message_ids": queued}
+                )
+            )
     for tenant_id, message_id, status in rows:
-        task = (
-            outbound.SEND_TASK if status == MessageStatus.QUEUED.value else outbound.RECONCILE_TASK
-        )
-        await defer(resources.job_app, task, _ids(tenant_id, message_id))
+        if status != MessageStatus.QUEUED.value:
+            await defer(resources.job_app, outbound.RECONCILE_TASK, _ids(tenant_id, message_id))
+            continue
+        if str(message_id) in waiting:
+            continue  # its job waits behind the conversation's earlier sends, as it should
+        # Its job was lost: queued again, under the conversation's lock like every send.
+        async with resources.unit_of_work(tenant_id) as uow:
+            conversation_id = await uow.session.scalar(
+                select(Message.conversation_id)
+                .where(Message.tenant_id == tenant_id)
+                .where(Message.id == message_id)
+            )
+        if conversation_id is not None:
+            await defer(
+                resources.job_app,
+                outbound.SEND_TASK,
+                _ids(tenant_id, message_id),
+                lock=outbound.send_lock(conversation_id),
+            )
     if rows:
         log.info("outbox sweep re-deferred stuck messages", count=len(rows))
