@@ -100,17 +100,29 @@ def is_recent(session: Session | None, now: float | None = None) -> bool:
     return 0 <= elapsed < STEP_UP_SECONDS
 
 
+def _wrong_password(exc: BaseException) -> bool:
+    """A refusal that means the password was wrong: ours (StepUpFailed), or a service's own
+    check (erasure, closure) failing on the password field."""
+    if isinstance(exc, StepUpFailed):
+        return True
+    return isinstance(exc, InvalidInput) and exc.field == PASSWORD_FIELD
+
+
 @asynccontextmanager
-async def throttled(state: AppState, principal: Principal, ip: str) -> AsyncIterator[None]:
+async def throttled(
+    state: AppState, principal: Principal, request: Request, *, audit_wrong: bool = False
+) -> AsyncIterator[None]:
     """Count a password check against the sign-in throttle (TooManyAttempts, 429, once the
-    account or address is at its limit); only a wrong password (StepUpFailed) stays counted."""
-    attempt = await state.throttle.reserve(principal.email, ip)
+    account or address is at its limit); only a wrong password stays counted. `audit_wrong`:
+    record a wrong one here (a service that checks the password itself doesn't)."""
+    attempt = await state.throttle.reserve(principal.email, client_ip(request))
     try:
         yield
-    except StepUpFailed:
-        raise
-    except BaseException:
-        await state.throttle.succeeded(attempt)
+    except BaseException as exc:
+        if not _wrong_password(exc):
+            await state.throttle.succeeded(attempt)
+        elif audit_wrong:
+            await record_failure(state, principal, request)
         raise
     await state.throttle.succeeded(attempt)
 
@@ -125,19 +137,8 @@ async def checked_by_the_service(
     if not password:
         yield
         return
-    attempt = await state.throttle.reserve(principal.email, client_ip(request))
-    try:
+    async with throttled(state, principal, request, audit_wrong=True):
         yield
-    except InvalidInput as exc:
-        if exc.field != PASSWORD_FIELD:
-            await state.throttle.succeeded(attempt)
-        else:
-            await record_failure(state, principal, request)
-        raise
-    except BaseException:
-        await state.throttle.succeeded(attempt)
-        raise
-    await state.throttle.succeeded(attempt)
 
 
 async def confirmed(state: AppState, principal: Principal) -> None:
@@ -163,7 +164,7 @@ async def check_password(
 ) -> None:
     """Check the principal's own password (throttled, audited when wrong) and start the
     window; StepUpFailed when it is wrong."""
-    async with throttled(state, principal, client_ip(request)):
+    async with throttled(state, principal, request):
         async with state.unit_of_work(principal.tenant_id) as uow:
             user = await accounts.get_user(uow, principal.user_id)
         try:
