@@ -11,7 +11,6 @@ browser's handlers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from enum import StrEnum
@@ -83,6 +82,10 @@ def encode(event: Event, data: dict[str, Any]) -> str:
     return json.dumps({"type": event.value, **data}, default=str)
 
 
+# How long closing waits for a batch in flight (redis-py's own timeouts end it sooner).
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
 class Announcer:
     """Publishes events in batches: one pipeline round trip for all the events that arrived
     while the previous one was in flight.
@@ -102,6 +105,7 @@ class Announcer:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closing = False
 
     def announce(self, tenant_id: uuid.UUID, event: Event, **data: Any) -> None:
         """Queue an event; it goes out after the current batch, never blocking the caller."""
@@ -116,18 +120,26 @@ class Announcer:
         await self._idle.wait()
 
     async def close(self) -> None:
-        """Send what is queued, then stop."""
+        """Send what is queued, then stop.
+
+        The sender is asked to finish, not cancelled: redis-py can swallow a cancellation
+        that lands inside a pipeline's round trip, and the sender then waited for the next
+        event forever, with this awaiting it (a worker that never finished shutting down).
+        Only one stuck on a dead Redis for CLOSE_TIMEOUT_SECONDS is cancelled, and left."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._closing = True
+            self._wake.set()
+            done, _ = await asyncio.wait({self._task}, timeout=CLOSE_TIMEOUT_SECONDS)
+            if not done:
+                self._task.cancel()
             self._task = None
+            self._closing = False  # an event announced after this starts a new sender
         while self._pending:
             await self._flush()
         self._idle.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
