@@ -11,15 +11,18 @@ import asyncio
 import contextlib
 
 import httpx
+import procrastinate
 import psycopg
 from sqlalchemy import text
 
+from clientcompass import jobs
+from clientcompass.config import Settings
 from clientcompass.db import Database, FastPath, create_engine
 from tests.conftest import Databases, StandinServer
 from tests.support.accounts import sign_up, unique_email
 from tests.support.aio import run_async
 from tests.support.forms import api_headers, post_form
-from tests.support.waiting import wait_for
+from tests.support.sessions import terminate
 from tests.support.whatsapp import connect_channel, conversation_with, customer_says, sa_mobile
 
 
@@ -74,20 +77,6 @@ def test_a_send_and_an_inbound_message_commit_with_their_jobs(
     assert len(outbound) == 1 and outbound[0][0] == outbound[0][1]
 
 
-def terminate(conn: psycopg.Connection, pids: set[int]) -> None:
-    """What a server restart does to these sessions, and only to these (others share the
-    database): each is told the server is going, and cut."""
-    conn.execute("select pg_terminate_backend(pid) from unnest(%s::int[]) as pid", (list(pids),))
-
-    def gone() -> bool:
-        row = conn.execute(
-            "select count(*) from pg_stat_activity where pid = any(%s)", (list(pids),)
-        ).fetchone()
-        return row == (0,)
-
-    wait_for(gone, 10, "the sessions to end", every=0.02)
-
-
 async def backend_pid(db: Database) -> int:
     async with db.unit_of_work() as uow:
         return int((await uow.session.execute(text("select pg_backend_pid()"))).scalar_one())
@@ -122,5 +111,41 @@ def test_pooled_connections_whose_server_went_away_are_replaced_before_use(
         finally:
             await fast.close()
             await db.dispose()
+
+    run_async(scenario)
+
+
+async def job_queue_pids(job_app: procrastinate.App, count: int) -> set[int]:
+    """Hold `count` of the job queue's pooled connections at once."""
+    pool = job_app.connector.pool  # type: ignore[attr-defined]
+    async with contextlib.AsyncExitStack() as held:
+        pids = set()
+        for _ in range(count):
+            conn = await held.enter_async_context(pool.connection())
+            assert conn.autocommit  # one statement per checkout: no BEGIN…COMMIT around it
+            row = await (await conn.execute("select pg_backend_pid()")).fetchone()
+            pids.add(int(row[0]))
+        return pids
+
+
+def test_the_job_queue_pool_autocommits_and_replaces_dead_connections_without_a_ping(
+    settings: Settings, owner_conn: psycopg.Connection
+) -> None:
+    """procrastinate's pool is ours (db.job_queue_pool): a queue call is one round trip, and a
+    connection the server dropped is still never handed to procrastinate."""
+
+    async def scenario() -> None:
+        job_app, resources = jobs.build_job_app(settings)
+        async with job_app.open_async():
+            try:
+                before = await job_queue_pids(job_app, 2)
+                await asyncio.to_thread(terminate, owner_conn, before)
+                after = await job_queue_pids(job_app, 2)
+                assert len(after) == 2 and not after & before
+                # And the queue works on the new connections.
+                job_id = await job_app.configure_task(jobs.STALLED_TASK).defer_async(timestamp=0)
+                assert job_id > 0
+            finally:
+                await resources.close()
 
     run_async(scenario)

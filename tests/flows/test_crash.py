@@ -41,6 +41,7 @@ import pytest
 from tests.conftest import Databases, LiveServer, StandinServer
 from tests.support.flows import CUSTOMER, QUESTIONS, SIX_STEPS, publish
 from tests.support.processes import start_worker
+from tests.support.sessions import terminate
 from tests.support.shop import shop_with_customer
 from tests.support.waiting import wait_for
 from tests.support.whatsapp import customer_says, sa_mobile, sent_to
@@ -162,6 +163,19 @@ def blocked(owner_conn: psycopg.Connection, query: str) -> None:
         ) from exc
 
 
+def end_blocked_sessions(owner_conn: psycopg.Connection) -> None:
+    """End this database's sessions that wait on a lock (a killed worker's), and wait."""
+    pids = {
+        row[0]
+        for row in owner_conn.execute(
+            "select pid from pg_stat_activity where datname = current_database() "
+            "and wait_event_type = 'Lock'"
+        )
+    }
+    if pids:
+        terminate(owner_conn, pids)
+
+
 def blocked_worker_wrote(owner_conn: psycopg.Connection, table: str) -> bool:
     """Whether the backend waiting on a lock has written to `table` in its transaction."""
     row = owner_conn.execute(
@@ -260,6 +274,10 @@ def test_a_worker_killed_at_a_step_boundary_loses_no_answer_and_asks_once(
                 )
         finally:
             kill(worker)
+            # The machine goes with it: the worker's session, blocked on our lock, would
+            # otherwise run on once it is released, and the queue's connections autocommit
+            # (db.job_queue_pool), so its "job done" would land without it.
+            end_blocked_sessions(owner_conn)
         holder.rollback()
         job_holder.rollback()
 
