@@ -117,7 +117,10 @@ def build_job_app(settings: Settings) -> tuple[procrastinate.App, LazyResources]
 
 
 async def _fetch_media(uow: UnitOfWork, inbound: Inbound) -> None:
-    await media.defer_fetches(uow, inbound.message.id)
+    # The webhook stores a file row for each item of `message.media`, in the same statement:
+    # a text-only message (most of them) has none to look for.
+    if inbound.message.media:
+        await media.defer_fetches(uow, inbound.message.id)
 
 
 async def _answer_quote(uow: UnitOfWork, inbound: Inbound) -> None:

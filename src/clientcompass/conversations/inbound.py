@@ -125,29 +125,26 @@ async def handle(
     """Run every handler for this message in this transaction; False if it was handled
     already. The row lock taken by the UPDATE makes a concurrent second run wait, then skip."""
     assert uow.tenant_id is not None
-    claimed = await uow.session.scalar(
+    # One round trip: the claim returns the message and its conversation (UPDATE … FROM).
+    claim = (
         update(Message)
         .where(Message.tenant_id == uow.tenant_id)
         .where(Message.id == message_id)
         .where(Message.direction == Direction.INBOUND)
         .where(Message.handled_at.is_(None))
+        .where(Conversation.tenant_id == Message.tenant_id)
+        .where(Conversation.id == Message.conversation_id)
         .values(handled_at=uow.now)
-        .returning(Message.id)
+        .returning(Message, Conversation)
     )
-    if claimed is None:
-        return False
     row = (
         await uow.session.execute(
-            select(Message, Conversation)
-            .join(
-                Conversation,
-                (Conversation.tenant_id == Message.tenant_id)
-                & (Conversation.id == Message.conversation_id),
-            )
-            .where(Message.tenant_id == uow.tenant_id)
-            .where(Message.id == message_id)
+            select(Message, Conversation).from_statement(claim),
+            execution_options={"populate_existing": True},
         )
-    ).one()
+    ).first()
+    if row is None:
+        return False
     inbound = Inbound(row[0], row[1])
     for handler in handlers:
         await handler(uow, inbound)

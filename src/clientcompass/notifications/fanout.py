@@ -246,7 +246,7 @@ class Team:
     message): the active members with their choices and devices, and the business's zone."""
 
     choices: dict[uuid.UUID, Preferences]
-    devices: dict[uuid.UUID, list[PushSubscription]]
+    devices: dict[uuid.UUID, list[uuid.UUID]]
     zone: str
 
 
@@ -256,9 +256,19 @@ async def _team(uow: UnitOfWork) -> Team:
         .where(BusinessProfile.tenant_id == uow.tenant_id)
         .scalar_subquery()
     )
+    # Columns, not ORM objects: a person's choices repeat on each of their devices' rows.
     rows = (
         await uow.session.execute(
-            select(User.id, NotificationPreference, PushSubscription, zone_name)
+            select(
+                User.id,
+                NotificationPreference.user_id,
+                NotificationPreference.channels,
+                NotificationPreference.quiet_start,
+                NotificationPreference.quiet_end,
+                NotificationPreference.hide_content,
+                PushSubscription.id,
+                zone_name,
+            )
             .select_from(User)
             .outerjoin(
                 NotificationPreference,
@@ -277,11 +287,16 @@ async def _team(uow: UnitOfWork) -> Team:
         )
     ).all()
     team = Team(choices={}, devices={}, zone="")
-    for user_id, chosen, device, zone_value in rows:
-        team.choices.setdefault(user_id, preferences.from_row(chosen))
+    for user_id, chose, channels, quiet_start, quiet_end, hide, device_id, zone_value in rows:
+        if user_id not in team.choices:
+            team.choices[user_id] = (
+                preferences.from_columns(channels, quiet_start, quiet_end, hide)
+                if chose is not None
+                else Preferences()
+            )
         devices = team.devices.setdefault(user_id, [])
-        if device is not None:
-            devices.append(device)
+        if device_id is not None:
+            devices.append(device_id)
         team.zone = zone_value or ""
     return team
 
@@ -326,8 +341,8 @@ async def deliver(
     # One job per payload: the lock screens that hide message text get their own.
     by_payload: dict[Push, list[uuid.UUID]] = {}
     for person in pushed:
-        for device in team.devices[person]:
-            by_payload.setdefault(notice.push_for(team.choices[person]), []).append(device.id)
+        for device_id in team.devices[person]:
+            by_payload.setdefault(notice.push_for(team.choices[person]), []).append(device_id)
             done.people.add(person)
     for push, devices in by_payload.items():
         outbox.queue_push(uow, devices, push)

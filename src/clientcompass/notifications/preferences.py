@@ -48,12 +48,14 @@ class Preferences:
 def from_row(row: NotificationPreference | None) -> Preferences:
     if row is None:
         return Preferences()
-    return Preferences(
-        channels=_channels(row.channels),
-        quiet_start=row.quiet_start,
-        quiet_end=row.quiet_end,
-        hide_content=row.hide_content,
-    )
+    return from_columns(row.channels, row.quiet_start, row.quiet_end, row.hide_content)
+
+
+def from_columns(
+    channels: Mapping[str, Any], quiet_start: time | None, quiet_end: time | None, hide: bool
+) -> Preferences:
+    """The choices from a row's columns, read without the ORM (the fan-out's one query)."""
+    return Preferences(_channels(channels), quiet_start, quiet_end, hide)
 
 
 def _channels(stored: Mapping[str, Any]) -> dict[Kind, dict[Channel, bool]]:

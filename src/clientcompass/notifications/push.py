@@ -222,21 +222,28 @@ async def send(
     deleted, and the ones to retry get a job of their own, later (the same transaction, so a
     crash loses neither)."""
     async with resources.unit_of_work(tenant_id) as uow:
+        # Columns, not ORM objects: this runs for every push (bench/notify).
         rows = (
-            await uow.session.scalars(
-                select(PushSubscription)
+            await uow.session.execute(
+                select(
+                    PushSubscription.id,
+                    PushSubscription.endpoint,
+                    PushSubscription.keys_encrypted,
+                    PushSubscription.last_used_at,
+                )
                 .where(PushSubscription.tenant_id == tenant_id)
                 .where(PushSubscription.id.in_(subscription_ids))
             )
         ).all()
         targets = [
             Target(
-                row.id,
-                row.endpoint,
-                subscriptions.keys_of(resources.keyring, row),
-                row.last_used_at is not None and uow.now - row.last_used_at < LAST_USED_PRECISION,
+                row_id,
+                endpoint,
+                subscriptions.keys_of(resources.keyring, keys_encrypted),
+                last_used is not None and uow.now - last_used < LAST_USED_PRECISION,
             )
-            for row in rows  # a device removed since the push was queued is simply absent
+            # a device removed since the push was queued is simply absent
+            for row_id, endpoint, keys_encrypted, last_used in rows
         ]
     if not targets:
         return {}

@@ -103,8 +103,9 @@ def check_keys(p256dh: str, auth: str) -> Keys:
     return Keys(p256dh=p256dh, auth=auth)
 
 
-def keys_of(keyring: Keyring, subscription: PushSubscription) -> Keys:
-    data = json.loads(keyring.decrypt(subscription.keys_encrypted, context=KEYS_CONTEXT))
+def keys_of(keyring: Keyring, keys_encrypted: str) -> Keys:
+    """A subscription's keys from its `keys_encrypted` column."""
+    data = json.loads(keyring.decrypt(keys_encrypted, context=KEYS_CONTEXT))
     return Keys(p256dh=str(data["p256dh"]), auth=str(data["auth"]))
 
 
