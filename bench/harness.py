@@ -42,6 +42,7 @@ class Stack:
     redis_url: str
     env: dict[str, str]
     twilio_url: str
+    web_pid: int = 0
 
 
 @contextlib.contextmanager
@@ -106,7 +107,12 @@ def stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         yield Stack(
-            url=url, owner_url=owner_url, redis_url=redis_url, env=env, twilio_url=twilio_url
+            url=url,
+            owner_url=owner_url,
+            redis_url=redis_url,
+            env=env,
+            twilio_url=twilio_url,
+            web_pid=web.pid,
         )
 
 

@@ -5,7 +5,8 @@ reaching the push service.
 gets messages from new customers (each one "New conversation or lead", so every device of
 that business is pushed), sent as Twilio-signed webhooks at a steady rate. The push service is
 the test stand-in (tests/support/push_service.py): it checks each push's VAPID signature and
-decrypts it, as a browser's push service and the browser would. Two `clientcompass worker`
+headers on arrival, as a browser's push service would, and decrypts every payload after the
+burst, as the phone would (on its own CPU, so not on the two cores measured here). Two `clientcompass worker`
 processes do the work, as in the production topology, warmed up first by a few messages whose
 pushes are not counted (a long-running worker has its modules, pools and connections ready).
 
@@ -164,7 +165,7 @@ def warm_up(channels: list[dict[str, str]], push_service: PushService) -> None:
         for i in range(WARMUP):
             url, form, headers = webhook(channels[i % len(channels)], i, label="Warm-up")
             http.post(url, data=form, headers=headers).raise_for_status()
-    push_service.wait_for_deliveries(WARMUP * PEOPLE * DEVICES_PER_PERSON, timeout=60)
+    push_service.wait_for_arrivals(WARMUP * PEOPLE * DEVICES_PER_PERSON, timeout=60)
     time.sleep(1)
     push_service.clear()
 
@@ -226,15 +227,40 @@ def queue_waits(owner_url: str) -> list[tuple[str, float, float]]:
     return [(name, p50 * 1000, p95 * 1000) for name, p50, p95 in rows]
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int], *, gone_ok: bool = False) -> float:
     """User plus system CPU the processes have used (Linux /proc): a cost per push that holds
-    even when something else shares the machine, unlike wall-clock throughput."""
+    even when something else shares the machine, unlike wall-clock throughput. With
+    `gone_ok`, a process that has ended since (a PostgreSQL backend) counts as nothing."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            if gone_ok:
+                continue
+            raise
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / ticks
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the machine (the benchmark's server is quiet otherwise)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def own_cpu_seconds() -> float:
+    """This process: the load driver, the Twilio stand-in and the push stand-in's checks."""
+    times = os.times()
+    return times.user + times.system
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -243,7 +269,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    server = PushServiceServer()
+    # The phone decrypts a push on its own CPU, not ours: the stand-in checks each push as a
+    # push service does when it arrives, and decrypts them all after the burst.
+    server = PushServiceServer(decrypt_on_receipt=False)
     push_service = server.start()
     try:
         with stack() as app:
@@ -275,13 +303,23 @@ def main() -> None:
                 warm_up(channels, push_service)
                 print("workers warm; the burst starts", flush=True)
                 cpu_before = cpu_seconds([w.pid for w in workers])
+                parties = {"web": [app.web_pid], "postgres": postgres_pids()}
+                parties_before = {name: cpu_seconds(pids) for name, pids in parties.items()}
+                own_before = own_cpu_seconds()
                 sent, webhook_ms = asyncio.run(send_burst(channels))
                 expected = MESSAGES * PEOPLE * DEVICES_PER_PERSON
                 try:
-                    push_service.wait_for_deliveries(expected, timeout=120)
+                    push_service.wait_for_arrivals(expected, timeout=120)
                 except AssertionError as exc:
                     print(f"not every push arrived: {exc}", flush=True)
                 worker_cpu = cpu_seconds([w.pid for w in workers]) - cpu_before
+                spent = {
+                    "workers": worker_cpu,
+                    "postgres": cpu_seconds(parties["postgres"], gone_ok=True)
+                    - parties_before["postgres"],
+                    "web": cpu_seconds(parties["web"]) - parties_before["web"],
+                    "bench_and_standins": own_cpu_seconds() - own_before,
+                }
                 time.sleep(2)  # anything extra (a duplicate) would arrive now
                 waits = queue_waits(app.owner_url)
             finally:
@@ -312,6 +350,8 @@ def main() -> None:
     print(f"BENCH notify_webhook_to_push_p50 {percentile(latencies, 50):.0f} ms")
     print(f"BENCH notify_webhook_to_push_p95 {percentile(latencies, 95):.0f} ms")
     print(f"BENCH notify_worker_cpu_per_push {worker_cpu * 1000 / max(expected, 1):.2f} ms")
+    for party, seconds in spent.items():
+        print(f"BENCH notify_cpu_{party} {seconds:.2f} s")
     print(f"BENCH notify_duplicates {duplicates} pushes")
     print(f"BENCH notify_missing {missing} pushes")
     print(f"BENCH notify_webhook_p50 {percentile(webhook_ms, 50):.1f} ms")

@@ -6,6 +6,7 @@ the VAPID private key never reaches the log."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from clientcompass.work import push_client
 from tests.support import factories
 from tests.support.aio import run_async
 from tests.support.factories import Services
-from tests.support.push_service import PushService
+from tests.support.push_service import PushService, PushServiceServer, Refused
 from tests.support.worker import run_queued_jobs
 
 ANDROID = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"
@@ -315,6 +316,36 @@ def test_the_stand_in_refuses_what_a_browser_could_not_read(
     body = push.encrypt(endpoint, keys_of(browser), message)
     assert httpx.post(endpoint, content=body, headers=headers).status_code == 400
     assert push_service.deliveries(endpoint) == []
+
+
+def test_the_benchmarks_stand_in_decrypts_later_and_still_catches_an_unreadable_push(
+    app_settings: Settings,
+) -> None:
+    """bench/notify's stand-in checks on arrival and decrypts when the deliveries are read
+    (the phone's CPU is not the server's): a push nobody could read still fails the run."""
+    server = PushServiceServer(decrypt_on_receipt=False)
+    service = server.start()
+    try:
+        key = push.vapid_public_key(app_settings)
+        browser, other_device = service.subscribe(key), service.subscribe(key)
+        endpoint = browser["endpoint"]
+        message = new_message()
+        headers = push.request_headers(app_settings, endpoint, message)
+        good = push.encrypt(endpoint, keys_of(browser), message)
+        assert httpx.post(endpoint, content=good, headers=headers).status_code == 201
+        [delivery] = service.wait_for_deliveries(1)
+        assert delivery.payload["body"] == message.body
+        assert delivery.received_at <= time.time()
+        # Encrypted to another device's keys: accepted (a push service can't tell), unreadable.
+        bad = push.encrypt(endpoint, keys_of(other_device), message)
+        assert httpx.post(endpoint, content=bad, headers=headers).status_code == 201
+        with pytest.raises(Refused, match="does not decrypt"):
+            service.deliveries()
+        # The push service's own checks still run on arrival.
+        headers.pop("TTL")
+        assert httpx.post(endpoint, content=good, headers=headers).status_code == 400
+    finally:
+        server.stop()
 
 
 def test_the_private_key_payload_and_device_keys_never_reach_the_log(

@@ -9,6 +9,10 @@ as the browser would, so a delivery here proves a phone could show it.
   header and `Content-Encoding: aes128gcm`, then decrypts the body with `http_ece` and the
   subscription's private key (RFC 8291). A good push is answered 201 with a Location and
   recorded; a bad one gets the status a push service gives, and is recorded as a rejection.
+- `PushService(decrypt_on_receipt=False)` (bench/notify) keeps each accepted body sealed and
+  decrypts it when the deliveries are read, as the phone does later on its own CPU. The
+  push service's checks still run on receipt; a body that then fails to decrypt makes
+  `deliveries()` raise.
 - `gone(endpoint)` answers 410 from then on; `fail(endpoint, times, status, retry_after)`
   answers 503 (or another status) that many times first.
 
@@ -137,12 +141,16 @@ def check_vapid(header: str, audience: str, expected_key: str) -> dict[str, Any]
 class PushService:
     """The stand-in: an ASGI app, the devices it knows, and what reached them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, decrypt_on_receipt: bool = True) -> None:
         self.url = ""
+        self.decrypt_on_receipt = decrypt_on_receipt
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._devices: dict[str, Device] = {}
         self._deliveries: list[Delivery] = []
+        # Accepted, not yet decrypted (decrypt_on_receipt=False): endpoint, body, device,
+        # headers, when it arrived.
+        self._sealed: list[tuple[str, bytes, Device, dict[str, str], float]] = []
         self._rejections: list[Rejection] = []
         self.app = Starlette(routes=[Route("/push/{device_id}", self._receive, methods=["POST"])])
 
@@ -178,6 +186,13 @@ class PushService:
 
     def deliveries(self, endpoint: str | None = None) -> list[Delivery]:
         with self._lock:
+            sealed, self._sealed = self._sealed, []
+        opened = [
+            Delivery(where, open_payload(body, device), headers, received_at)
+            for where, body, device, headers, received_at in sealed
+        ]
+        with self._lock:
+            self._deliveries.extend(opened)
             return [d for d in self._deliveries if endpoint is None or d.endpoint == endpoint]
 
     def rejections(self, endpoint: str | None = None) -> list[Rejection]:
@@ -186,20 +201,25 @@ class PushService:
 
     def wait_for_deliveries(self, count: int, timeout: float = 15) -> list[Delivery]:
         """Block until at least `count` deliveries arrived (all endpoints)."""
+        self.wait_for_arrivals(count, timeout)
+        return self.deliveries()
+
+    def wait_for_arrivals(self, count: int, timeout: float = 15) -> None:
+        """Block until at least `count` pushes were accepted, without decrypting them."""
         deadline = time.monotonic() + timeout
         with self._arrived:
-            while len(self._deliveries) < count:
+            while (arrived := len(self._deliveries) + len(self._sealed)) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
-                        f"timed out waiting for {count} pushes ({len(self._deliveries)} arrived)"
+                        f"timed out waiting for {count} pushes ({arrived} arrived)"
                     )
                 self._arrived.wait(left)
-            return list(self._deliveries)
 
     def clear(self) -> None:
         with self._lock:
             self._deliveries.clear()
+            self._sealed.clear()
             self._rejections.clear()
 
     def _device(self, endpoint: str) -> Device:
@@ -209,6 +229,7 @@ class PushService:
     # -- the push service's side ----------------------------------------------------------
 
     async def _receive(self, request: Request) -> Response:
+        received_at = time.time()
         device_id = request.path_params["device_id"]
         endpoint = f"{self.url}/push/{device_id}"
         body = await request.body()
@@ -226,20 +247,25 @@ class PushService:
                     self._rejections.append(Rejection(endpoint, status, "told to fail"))
                 headers = {"Retry-After": retry_after} if retry_after else {}
                 return Response("try again later", status_code=status, headers=headers)
-            payload = self._check(request, body, device)
+            self._check(request, body, device)
+            payload = open_payload(body, device) if self.decrypt_on_receipt else None
         except Refused as refused:
             with self._lock:
                 self._rejections.append(Rejection(endpoint, refused.status, refused.reason))
             return Response(refused.reason, status_code=refused.status)
-        delivery = Delivery(endpoint, payload, dict(request.headers), time.time())
+        headers = dict(request.headers)
         with self._arrived:
-            self._deliveries.append(delivery)
+            if payload is None:
+                self._sealed.append((endpoint, body, device, headers, received_at))
+            else:
+                self._deliveries.append(Delivery(endpoint, payload, headers, received_at))
             self._arrived.notify_all()
         return Response(
             status_code=201, headers={"Location": f"{self.url}/message/{uuid.uuid4().hex}"}
         )
 
-    def _check(self, request: Request, body: bytes, device: Device) -> dict[str, Any]:
+    def _check(self, request: Request, body: bytes, device: Device) -> None:
+        """What the push service itself checks (RFC 8030, RFC 8292): it cannot read the body."""
         headers = request.headers
         audience = f"{request.url.scheme}://{request.url.netloc}"
         check_vapid(headers.get("authorization", ""), audience, device.application_server_key)
@@ -256,17 +282,21 @@ class PushService:
             raise Refused(415, "Content-Encoding must be aes128gcm (RFC 8291)")
         if len(body) > MAX_PAYLOAD_BYTES:
             raise Refused(413, "payload larger than 4096 bytes")
-        try:
-            plain = http_ece.decrypt(
-                body, private_key=device.private_key, auth_secret=device.auth, version="aes128gcm"
-            )
-        except Exception as exc:  # http_ece raises several types for a bad message
-            raise Refused(400, f"the payload does not decrypt: {type(exc).__name__}") from exc
-        try:
-            payload: dict[str, Any] = json.loads(plain)
-        except ValueError as exc:
-            raise Refused(400, "the decrypted payload is not JSON") from exc
-        return payload
+
+
+def open_payload(body: bytes, device: Device) -> dict[str, Any]:
+    """What the browser reads: the body decrypted with the device's private key (RFC 8291)."""
+    try:
+        plain = http_ece.decrypt(
+            body, private_key=device.private_key, auth_secret=device.auth, version="aes128gcm"
+        )
+    except Exception as exc:  # http_ece raises several types for a bad message
+        raise Refused(400, f"the payload does not decrypt: {type(exc).__name__}") from exc
+    try:
+        payload: dict[str, Any] = json.loads(plain)
+    except ValueError as exc:
+        raise Refused(400, "the decrypted payload is not JSON") from exc
+    return payload
 
 
 def _free_port() -> int:
@@ -278,9 +308,9 @@ def _free_port() -> int:
 class PushServiceServer:
     """`PushService` under uvicorn on a thread, on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, decrypt_on_receipt: bool = True) -> None:
         port = _free_port()
-        self.service = PushService()
+        self.service = PushService(decrypt_on_receipt=decrypt_on_receipt)
         self.service.url = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(
             self.service.app,
