@@ -213,8 +213,8 @@ def job_queue_pool(**arguments: Any) -> AsyncConnectionPool[Any]:
     its default pool wraps each in BEGIN…COMMIT and pings the server first with
     `check_connection`: four round trips where one does. Here the connections autocommit,
     which changes nothing for a single statement, and the check is `check_pooled`'s local
-    look at the socket. In a burst of 100 messages that was a third of the queue's statements
-    (bench/notify).
+    look at the socket. bench/notify's burst of 100 messages: p95 from webhook to push
+    2.1-2.4 s before, about 1.5 s after (with the worker's gc.freeze, jobs.run_worker).
     """
     arguments["check"] = check_pooled
     # Set on each new connection, not in `kwargs`: procrastinate's listener connects with the
