@@ -6,9 +6,10 @@ gets messages from new customers (each one "New conversation or lead", so every 
 that business is pushed), sent as Twilio-signed webhooks at a steady rate. The push service is
 the test stand-in (tests/support/push_service.py): it checks each push's VAPID signature and
 headers on arrival, as a browser's push service would, and decrypts every payload after the
-burst, as the phone would (on its own CPU, so not on the two cores measured here). Two `clientcompass worker`
-processes do the work, as in the production topology, warmed up first by a few messages whose
-pushes are not counted (a long-running worker has its modules, pools and connections ready).
+burst, as the phone would (on its own CPU, so not on the two cores measured here). Two
+`clientcompass worker` processes do the work, as in the production topology, warmed up first
+by a few messages whose pushes are not counted (a long-running worker has its modules, pools
+and connections ready).
 
 Reported: pushes per second delivered, p50/p95 from a webhook's send to each of its pushes
 arriving, duplicates and missing pushes (both must be 0), and the webhook's own latency.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import httpx
-import procrastinate
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 
 from clientcompass import jobs
@@ -82,12 +83,14 @@ async def backend_pid(db: Database) -> int:
         return int((await uow.session.execute(text("select pg_backend_pid()"))).scalar_one())
 
 
-async def fast_pids(fast: FastPath, count: int) -> set[int]:
-    """Hold `count` pooled connections at once, so each is a different one."""
+async def pool_pids(pool: AsyncConnectionPool[Any], count: int) -> set[int]:
+    """Hold `count` pooled connections at once, so each is a different one; each autocommits
+    (FastPath's and the job queue's: one statement per checkout, no BEGIN…COMMIT)."""
     async with contextlib.AsyncExitStack() as held:
         pids = set()
         for _ in range(count):
-            conn = await held.enter_async_context(fast.statement())
+            conn = await held.enter_async_context(pool.connection())
+            assert conn.autocommit
             row = await (await conn.execute("select pg_backend_pid()")).fetchone()
             assert row is not None
             pids.add(int(row[0]))
@@ -102,30 +105,17 @@ def test_pooled_connections_whose_server_went_away_are_replaced_before_use(
         fast = FastPath(migrated.app_url, max_size=2)
         await fast.open()
         try:
-            before = {await backend_pid(db)} | await fast_pids(fast, 2)
+            before = {await backend_pid(db)} | await pool_pids(fast.pool, 2)
             assert len(before) == 3
             await asyncio.to_thread(terminate, owner_conn, before)
             # No error reaches the caller: each dead connection is noticed at checkout.
-            after = {await backend_pid(db)} | await fast_pids(fast, 2)
+            after = {await backend_pid(db)} | await pool_pids(fast.pool, 2)
             assert len(after) == 3 and not after & before
         finally:
             await fast.close()
             await db.dispose()
 
     run_async(scenario)
-
-
-async def job_queue_pids(job_app: procrastinate.App, count: int) -> set[int]:
-    """Hold `count` of the job queue's pooled connections at once."""
-    pool = job_app.connector.pool  # type: ignore[attr-defined]
-    async with contextlib.AsyncExitStack() as held:
-        pids = set()
-        for _ in range(count):
-            conn = await held.enter_async_context(pool.connection())
-            assert conn.autocommit  # one statement per checkout: no BEGIN…COMMIT around it
-            row = await (await conn.execute("select pg_backend_pid()")).fetchone()
-            pids.add(int(row[0]))
-        return pids
 
 
 def test_the_job_queue_pool_autocommits_and_replaces_dead_connections_without_a_ping(
@@ -138,13 +128,13 @@ def test_the_job_queue_pool_autocommits_and_replaces_dead_connections_without_a_
         job_app, resources = jobs.build_job_app(settings)
         async with job_app.open_async():
             try:
-                before = await job_queue_pids(job_app, 2)
+                pool = job_app.connector.pool
+                before = await pool_pids(pool, 2)
                 await asyncio.to_thread(terminate, owner_conn, before)
-                after = await job_queue_pids(job_app, 2)
+                after = await pool_pids(pool, 2)
                 assert len(after) == 2 and not after & before
-                # And the queue works on the new connections.
-                job_id = await job_app.configure_task(jobs.STALLED_TASK).defer_async(timestamp=0)
-                assert job_id > 0
+                # And the queue answers on the new connections (this raises if it can't).
+                await jobs.any_due(job_app)
             finally:
                 await resources.close()
 
