@@ -58,7 +58,9 @@ async def post_signed(
     }
     try:
         response = await client.post(url, data=params, headers=headers)
-    except httpx.HTTPError as exc:
+    # AttributeError too: anyio reads the peer of a socket that a server being killed has
+    # just closed mid-connect (`_raw_socket` is None), and httpcore lets it through.
+    except (httpx.HTTPError, OSError, AttributeError) as exc:
         log.warning("twilio_standin.webhook_failed", url=url, error=repr(exc))
         return Delivery(status_code=None, response_text="", error=repr(exc))
     if response.status_code >= 400:
