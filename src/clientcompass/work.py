@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
-from clientcompass.db import Database, QueuedJob, UnitOfWork, create_engine
+from clientcompass.db import Database, FastPath, QueuedJob, UnitOfWork, create_engine
 from clientcompass.realtime.bus import DURABLE, EVENT_TASK, Announcer, Event, Publisher
 from clientcompass.redis import create_redis
 from clientcompass.twilio_client import TwilioClient, twilio_client
@@ -67,6 +67,8 @@ class Resources:
     http: httpx.AsyncClient
     # Web push's own pool (notifications/push.py says why it is not httpx).
     push_http: aiohttp.ClientSession
+    # Plain psycopg, for the one-statement calls of the hottest jobs (a push's devices).
+    fast: FastPath
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
@@ -86,6 +88,8 @@ class LazyResources:
         if self._resources is None:
             settings = self.settings.ensure_secrets()
             redis = create_redis(settings.redis_url)
+            fast = FastPath(settings.app_database_url(), max_size=settings.worker_concurrency)
+            await fast.open()
             self._resources = Resources(
                 settings=settings,
                 db=Database(
@@ -103,6 +107,7 @@ class LazyResources:
                     limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 ),
                 push_http=push_client(),
+                fast=fast,
             )
         return self._resources
 
@@ -112,6 +117,7 @@ class LazyResources:
             await self._resources.twilio.http.aclose()
             await self._resources.http.aclose()
             await self._resources.push_http.close()
+            await self._resources.fast.close()
             await self._resources.redis.aclose()
             await self._resources.db.dispose()
             self._resources = None

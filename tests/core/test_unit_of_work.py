@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
+import uuid
 from typing import Any
 
 import httpx
 import psycopg
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from clientcompass import jobs
 from clientcompass.config import Settings
@@ -139,3 +141,106 @@ def test_the_job_queue_pool_autocommits_and_replaces_dead_connections_without_a_
                 await resources.close()
 
     run_async(scenario)
+
+
+class Traced:
+    """Every message the engine's connections send to the server (libpq's protocol trace),
+    from checkout to checkin."""
+
+    def __init__(self, db: Database) -> None:
+        self.file = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by sent())
+        pool = db.engine.sync_engine.pool
+        event.listen(pool, "checkout", self._checkout)
+        event.listen(pool, "checkin", self._checkin)
+
+    def _checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.driver_connection.pgconn.trace(self.file.fileno())
+
+    def _checkin(self, dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.driver_connection.pgconn.untrace()
+
+    def sent(self) -> list[str]:
+        """What went to the server, a line per round trip: a simple query's text, or the
+        statements of one extended-protocol exchange (ended by Sync). Once: it ends the trace."""
+        with self.file:
+            self.file.seek(0)
+            lines = self.file.read().splitlines()
+        trips: list[str] = []
+        pending: list[str] = []
+        for line in lines:
+            fields = line.split("\t")
+            if len(fields) < 4 or fields[1] != "F":
+                continue
+            message, detail = fields[3], fields[4].strip() if len(fields) > 4 else ""
+            if message == "Query":
+                trips.append(detail)
+            elif message in ("Parse", "Bind"):
+                pending.append(detail)
+            elif message == "Sync":
+                trips.append(" ".join(pending))
+                pending = []
+        return trips
+
+
+def test_a_unit_of_work_begins_with_its_tenant_in_one_round_trip(migrated: Databases) -> None:
+    """BEGIN and the tenant go together, and the work's statements share one transaction."""
+
+    async def scenario() -> tuple[list[str], set[str], str]:
+        db = Database(create_engine(migrated.app_url, pool_size=1))
+        try:
+            async with db.unit_of_work(uuid.uuid4()) as uow:  # a warm connection, as a worker's
+                await uow.session.execute(text("select 1"))
+            traced = Traced(db)
+            async with db.unit_of_work(tenant := uuid.uuid4()) as uow:
+                first = (await uow.session.execute(text(TRANSACTION_AND_TENANT))).one()
+                second = (await uow.session.execute(text(TRANSACTION_AND_TENANT))).one()
+            assert first[1] == second[1] == str(tenant)
+            return traced.sent(), {first[0], second[0]}, str(tenant)
+        finally:
+            await db.dispose()
+
+    sent, transactions, tenant = run_async(scenario)
+    assert sent[0] == f"\"BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)\""
+    assert all(TRANSACTION_AND_TENANT in trip for trip in sent[1:-1])
+    assert sent[-1] == '"COMMIT"'
+    assert len(sent) == 4  # the begin with its tenant, the two statements, the commit
+    assert len(transactions) == 1
+
+
+TRANSACTION_AND_TENANT = "select txid_current()::text, current_setting('app.tenant_id')"
+
+
+def test_a_unit_of_work_that_fails_leaves_nothing_and_its_connection_clean(
+    migrated: Databases,
+) -> None:
+    """The connections autocommit at the driver, so a missing BEGIN would show here: the
+    insert before the failure would stay, and the next work would see the old tenant."""
+
+    async def scenario() -> tuple[int, str, str]:
+        db = Database(create_engine(migrated.app_url, pool_size=1))
+        try:
+            async with db.unit_of_work() as uow:
+                await uow.session.execute(text("create temp table probe (n int)"))
+            with contextlib.suppress(RuntimeError):
+                async with db.unit_of_work(uuid.uuid4()) as uow:
+                    await uow.session.execute(text("insert into probe values (1)"))
+                    raise RuntimeError("the work failed half-way")
+            async with db.unit_of_work() as uow:
+                rows = (await uow.session.execute(text("select count(*) from probe"))).scalar()
+                tenant = (
+                    await uow.session.execute(text("select current_setting('app.tenant_id')"))
+                ).scalar()
+                status = (
+                    await uow.session.execute(
+                        text("select current_setting('transaction_read_only')")
+                    )
+                ).scalar()
+            return int(rows or 0), str(tenant), str(status)
+        finally:
+            await db.dispose()
+
+    rows, tenant, read_only = run_async(scenario)
+    assert rows == 0
+    assert tenant == ""
+    assert read_only == "off"

@@ -55,6 +55,38 @@ def test_another_business_sees_none_of_a_persons_devices_or_choices(
         assert count(owner_conn, table, a.user_id) == 1
 
 
+def test_the_push_jobs_one_statement_calls_keep_to_the_tenant_they_are_given(
+    settings: Settings, app_conn: psycopg.Connection, owner_conn: psycopg.Connection
+) -> None:
+    """cc_push_targets and cc_push_delivered (a push job's read and write, migration 0029)
+    set the tenant themselves: named with another business, a device is neither read nor
+    marked, and they leave no tenant behind on the connection."""
+    a = factories.business_with_owner(settings)
+    b = factories.business_with_owner(settings)
+    device_id = add_device(settings, a.tenant_id, a.user_id)
+    app_conn.autocommit = True
+    read = app_conn.execute(
+        "select id from cc_push_targets(%s, %s)", (b.tenant_id, [device_id])
+    ).fetchall()
+    assert read == []
+    app_conn.execute("select cc_push_delivered(%s, %s, now())", (b.tenant_id, [device_id]))
+    marked = owner_conn.execute(
+        "select last_used_at from push_subscriptions where id = %s", (device_id,)
+    ).fetchone()
+    assert marked == (None,)
+    # Its own business's call reads and marks it.
+    assert app_conn.execute(
+        "select id from cc_push_targets(%s, %s)", (a.tenant_id, [device_id])
+    ).fetchall() == [(device_id,)]
+    app_conn.execute("select cc_push_delivered(%s, %s, now())", (a.tenant_id, [device_id]))
+    marked = owner_conn.execute(
+        "select last_used_at is not null from push_subscriptions where id = %s", (device_id,)
+    ).fetchone()
+    assert marked == (True,)
+    tenant = app_conn.execute("select current_setting('app.tenant_id', true)").fetchone()
+    assert tenant in ((None,), ("",))
+
+
 def test_a_removed_member_has_no_devices_left_and_a_deleted_user_takes_everything(
     client: httpx.Client, owner_conn: psycopg.Connection
 ) -> None:

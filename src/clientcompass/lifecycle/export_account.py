@@ -75,11 +75,8 @@ async def stream(db: Database, person: Principal, devices: list[Device]) -> Asyn
         "signed_in_devices": [_device(d) for d in devices],
     }
     yield json.dumps(head, ensure_ascii=False, indent=1)[:-2].encode()
-    async with db.sessions() as session, session.begin():
-        snapshot = Snapshot(
-            await open_snapshot(session, person.tenant_id),
-            {"t": person.tenant_id, "u": person.user_id},
-        )
+    async with open_snapshot(db, person.tenant_id) as connection:
+        snapshot = Snapshot(connection, {"t": person.tenant_id, "u": person.user_id})
         for name, sql in SECTIONS:
             out = bytearray(f',\n "{name}": ['.encode())
             first = True

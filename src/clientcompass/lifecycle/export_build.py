@@ -19,6 +19,7 @@ import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from datetime import time as clock
 from decimal import Decimal
@@ -28,10 +29,9 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 from stream_zip import ZIP_64, async_stream_zip
 
-from clientcompass.db import Database
+from clientcompass.db import SNAPSHOT, Database, driver_of
 from clientcompass.files import CHUNK_SIZE
 from clientcompass.lifecycle.export import (
     EXPIRE_TASK,
@@ -313,15 +313,13 @@ def _compressor() -> Any:
     return zlib.compressobj(wbits=-zlib.MAX_WBITS, level=COMPRESSION_LEVEL)
 
 
-async def open_snapshot(session: AsyncSession, tenant_id: uuid.UUID) -> AsyncConnection[Any]:
-    await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-    await session.execute(
-        text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)}
-    )
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    return driver
+@asynccontextmanager
+async def open_snapshot(db: Database, tenant_id: uuid.UUID) -> AsyncIterator[AsyncConnection[Any]]:
+    """The tenant's data as of one moment (a read-only repeatable-read transaction), on the
+    driver's connection: the export streams rows and chunks without the ORM."""
+    async with db.transaction(tenant_id, begin=SNAPSHOT) as session:
+        connection = await session.connection()
+        yield driver_of(await connection.get_raw_connection())
 
 
 async def build(
@@ -366,8 +364,8 @@ async def build(
     writer = ChunkWriter(units, tenant_id, file_id)
     params: dict[str, Any] = {"t": tenant_id, "c": export.subject_id}
     try:
-        async with db.sessions() as session, session.begin():
-            snapshot = Snapshot(await open_snapshot(session, tenant_id), params)
+        async with open_snapshot(db, tenant_id) as connection:
+            snapshot = Snapshot(connection, params)
             zipped = async_stream_zip(
                 members(snapshot, export, progress, made), get_compressobj=_compressor
             )

@@ -69,6 +69,8 @@ class FunctionUse(StrEnum):
 # Every function the app role has EXECUTE on (PostgreSQL grants it to PUBLIC by default).
 APP_FUNCTIONS: Mapping[str, FunctionUse] = {
     "cc_record_inbound": FunctionUse.TENANT,
+    "cc_push_targets": FunctionUse.TENANT,
+    "cc_push_delivered": FunctionUse.TENANT,
     "cc_set_conversation_status": FunctionUse.TENANT,
     "cc_inbox_search": FunctionUse.TENANT,
     "cc_login_lookup": FunctionUse.LOGIN,

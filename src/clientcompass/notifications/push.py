@@ -6,9 +6,9 @@ async, bounded by a timeout, on one aiohttp connection pool per process (`work.p
 Not httpx, as elsewhere: its pool re-checks every kept-alive connection on each request, and
 a burst to one push service keeps dozens alive; that scan was over a third of a worker's CPU
 at 1,000 pushes (bench/notify), where aiohttp takes an idle connection from a per-host list.
-The job reads the subscription, lets go of the database, then calls the push service, and
-writes the outcome in a second transaction: a push service that is slow or down holds no
-connection and never slows a webhook or a page, only this job, which backs off and retries.
+The job reads the subscriptions, lets go of the database, then calls the push service, and
+writes the outcome afterwards: a push service that is slow or down holds no connection and
+never slows a webhook or a page, only this job, which backs off and retries.
 
 Nothing here logs a payload, a subscription's keys or the VAPID private key.
 """
@@ -33,10 +33,11 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPusher  # type: ignore[import-untyped]
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 
 from clientcompass.config import Settings, load_vapid_private_key
 from clientcompass.models import PushSubscription
+from clientcompass.models.base import utcnow
 from clientcompass.notifications import outbox, subscriptions
 from clientcompass.work import LazyResources, Resources
 
@@ -217,34 +218,28 @@ async def send(
     *,
     attempt: int = 0,
 ) -> dict[uuid.UUID, Outcome]:
-    """The job's work: read the devices, release the transaction, push to all of them side by
-    side, then write the outcomes in one transaction: a device the push service calls gone is
-    deleted, and the ones to retry get a job of their own, later (the same transaction, so a
-    crash loses neither)."""
-    async with resources.unit_of_work(tenant_id) as uow:
-        # Columns, not ORM objects: this runs for every push (bench/notify).
-        rows = (
-            await uow.session.execute(
-                select(
-                    PushSubscription.id,
-                    PushSubscription.endpoint,
-                    PushSubscription.keys_encrypted,
-                    PushSubscription.last_used_at,
-                )
-                .where(PushSubscription.tenant_id == tenant_id)
-                .where(PushSubscription.id.in_(subscription_ids))
-            )
-        ).all()
-        targets = [
-            Target(
-                row_id,
-                endpoint,
-                subscriptions.keys_of(resources.keyring, keys_encrypted),
-                last_used is not None and uow.now - last_used < LAST_USED_PRECISION,
-            )
-            # a device removed since the push was queued is simply absent
-            for row_id, endpoint, keys_encrypted, last_used in rows
-        ]
+    """The job's work: read the devices, push to all of them side by side, then write the
+    outcomes: "last notified" for the ones reached, and in one transaction, a device the push
+    service calls gone is deleted and the ones to retry get a job of their own, later (so a
+    crash loses neither). The read and the common write are one autocommit call each
+    (migration 0029): a unit of work around them cost two more round trips apiece."""
+    async with resources.fast.statement() as conn:
+        cursor = await conn.execute(
+            "select id, endpoint, keys_encrypted, last_used_at from cc_push_targets(%s, %s)",
+            (tenant_id, subscription_ids),
+        )
+        rows = await cursor.fetchall()
+    now = utcnow()
+    targets = [
+        Target(
+            row_id,
+            endpoint,
+            subscriptions.keys_of(resources.keyring, keys_encrypted),
+            last_used is not None and now - last_used < LAST_USED_PRECISION,
+        )
+        # a device removed since the push was queued is simply absent
+        for row_id, endpoint, keys_encrypted, last_used in rows
+    ]
     if not targets:
         return {}
     results = await asyncio.gather(
@@ -257,16 +252,12 @@ async def send(
     used = [t.id for t in targets if outcomes[t.id].result is Result.DELIVERED and not t.fresh]
     gone = [t for t in targets if outcomes[t.id].result is Result.GONE]
     again = [t.id for t in targets if outcomes[t.id].result is Result.RETRY]
-    if not (used or gone or again):
+    if used:
+        async with resources.fast.statement() as conn:
+            await conn.execute("select cc_push_delivered(%s, %s, %s)", (tenant_id, used, utcnow()))
+    if not (gone or again):
         return outcomes
     async with resources.unit_of_work(tenant_id) as uow:
-        if used:
-            await uow.session.execute(
-                update(PushSubscription)
-                .where(PushSubscription.tenant_id == tenant_id)
-                .where(PushSubscription.id.in_(used))
-                .values(last_used_at=uow.now)
-            )
         for target in gone:
             # Only the row that still has this endpoint: a device that subscribed again
             # since has a new one, and stays.
