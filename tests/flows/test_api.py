@@ -139,3 +139,21 @@ def test_agents_cannot_build_flows(client: httpx.Client) -> None:
         invite_and_join(client, agent, role="agent")
         assert agent.get(FLOWS).status_code == 403
         assert agent.post(FLOWS, json={"name": "x"}, headers=api_headers(agent)).status_code == 403
+
+
+def test_the_flow_handlers_first_look_sees_only_its_own_business(
+    client: httpx.Client, app_conn: psycopg.Connection
+) -> None:
+    """cc_flow_state (migration 0029), asked by another business about a business that has a
+    live flow, sees nothing: the wall holds inside it."""
+    theirs = sign_up(client)
+    flow = create(client, starter="site-visit")
+    client.post(f"{FLOWS}/{flow['id']}/publish", headers=api_headers(client))
+    mine = sign_up(client)
+    look = "select live_run, trials, startable from cc_flow_state(%s, gen_random_uuid())"
+    with app_conn.transaction():
+        app_conn.execute("select set_config('app.tenant_id', %s, true)", (str(theirs.tenant_id),))
+        assert app_conn.execute(look, (theirs.tenant_id,)).fetchone() == (False, None, True)
+    with app_conn.transaction():
+        app_conn.execute("select set_config('app.tenant_id', %s, true)", (str(mine.tenant_id),))
+        assert app_conn.execute(look, (theirs.tenant_id,)).fetchone() == (False, None, False)

@@ -70,7 +70,8 @@ class Message:
 
 
 def hold_conversation_lock(conn: psycopg.Connection, message: Message) -> None:
-    """The advisory lock flows/runtime.py takes per conversation before starting a run."""
+    """The advisory lock flows/runtime.py takes per conversation (in cc_flow_state) before
+    it looks for a run or starts one."""
     conn.execute(
         "select pg_advisory_xact_lock(hashtextextended('flow:' || %s || ':' || %s, 0))",
         (message.tenant_id, message.conversation_id),
@@ -106,7 +107,7 @@ class Boundary:
 
 
 BOUNDARIES = [
-    Boundary("start-before-run", 0, hold_conversation_lock, "%pg_advisory_xact_lock%"),
+    Boundary("start-before-run", 0, hold_conversation_lock, "%cc_flow_state%"),
     Boundary("ask-before-run-lock", 1, hold_run, "%from flow_runs%for update%"),
     Boundary(
         "choice-journaled-before-question",

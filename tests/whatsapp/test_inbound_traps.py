@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import select
 
 from clientcompass.conversations.inbound import Inbound, Location
-from clientcompass.models import Conversation, Message
+from clientcompass.models import Contact, Conversation, Message
 from tests.conftest import StandinServer
 from tests.support import factories
 from tests.support.accounts import sign_up
@@ -62,19 +62,24 @@ def _inbound(client: httpx.Client, tenant_id: uuid.UUID, message_id: str) -> Inb
 
     async def load(services: factories.Services) -> Inbound:
         async with services.unit_of_work(tenant_id) as uow:
-            message, conversation = (
+            message, conversation, contact = (
                 await uow.session.execute(
-                    select(Message, Conversation)
+                    select(Message, Conversation, Contact)
                     .join(
                         Conversation,
                         (Conversation.tenant_id == Message.tenant_id)
                         & (Conversation.id == Message.conversation_id),
                     )
+                    .join(
+                        Contact,
+                        (Contact.tenant_id == Conversation.tenant_id)
+                        & (Contact.id == Conversation.contact_id),
+                    )
                     .where(Message.tenant_id == tenant_id)
                     .where(Message.id == uuid.UUID(message_id))
                 )
             ).one()
-            return Inbound(message, conversation)
+            return Inbound(message, conversation, contact, first=False)
 
     return factories.run(factories.settings_of(client), load)
 

@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, column, exists, select, update
+from sqlalchemy.orm import aliased
 
 from clientcompass.db import UnitOfWork
-from clientcompass.models import Conversation, Direction, Message
+from clientcompass.models import Contact, Conversation, Direction, Message
 
 # Written by SQL (cc_record_inbound, migration 0012): keep these two in step with it.
 INBOUND_TASK = "conversations.inbound_recorded"
@@ -66,6 +67,9 @@ class Inbound:
 
     message: Message
     conversation: Conversation
+    contact: Contact
+    # No earlier message in its conversation: a new customer, or a new lead.
+    first: bool
 
     @property
     def body(self) -> str:
@@ -125,7 +129,16 @@ async def handle(
     """Run every handler for this message in this transaction; False if it was handled
     already. The row lock taken by the UPDATE makes a concurrent second run wait, then skip."""
     assert uow.tenant_id is not None
-    # One round trip: the claim returns the message and its conversation (UPDATE … FROM).
+    # One round trip: the claim returns the message, its conversation and customer, and
+    # whether it is the conversation's first (UPDATE … FROM … RETURNING).
+    earlier = aliased(Message)
+    before = (
+        exists()
+        .where(earlier.tenant_id == Message.tenant_id)
+        .where(earlier.conversation_id == Message.conversation_id)
+        .where(earlier.created_at < Message.created_at)
+        .label("earlier")
+    )
     claim = (
         update(Message)
         .where(Message.tenant_id == uow.tenant_id)
@@ -134,18 +147,22 @@ async def handle(
         .where(Message.handled_at.is_(None))
         .where(Conversation.tenant_id == Message.tenant_id)
         .where(Conversation.id == Message.conversation_id)
+        .where(Contact.tenant_id == Conversation.tenant_id)
+        .where(Contact.id == Conversation.contact_id)
         .values(handled_at=uow.now)
-        .returning(Message, Conversation)
+        .returning(Message, Conversation, Contact, before)
     )
     row = (
         await uow.session.execute(
-            select(Message, Conversation).from_statement(claim),
+            select(Message, Conversation, Contact, column("earlier", Boolean)).from_statement(
+                claim
+            ),
             execution_options={"populate_existing": True},
         )
     ).first()
     if row is None:
         return False
-    inbound = Inbound(row[0], row[1])
+    inbound = Inbound(row[0], row[1], row[2], first=not row[3])
     for handler in handlers:
         await handler(uow, inbound)
     return True

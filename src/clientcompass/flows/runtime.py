@@ -58,8 +58,13 @@ CHOICE_HINT = "Please reply with the number of your choice."
 NUDGE_TEXT = "Are you still there? Just reply when you're ready."
 # After-hours replies are not repeated to a customer who writes again the same evening.
 OUTSIDE_HOURS_QUIET = timedelta(hours=12)
+# cc_flow_state takes the same lock: keep the two keys in step (migration 0029).
 LOCK_CONVERSATION = text(
     "SELECT pg_advisory_xact_lock(hashtextextended('flow:' || :tenant_id || ':' || :id, 0))"
+)
+FLOW_STATE = text(
+    "SELECT live_run, trials, startable FROM cc_flow_state(CAST(:tenant_id AS uuid), "
+    "CAST(:id AS uuid))"
 )
 
 
@@ -91,6 +96,27 @@ async def _lock_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> Non
     await uow.session.execute(
         LOCK_CONVERSATION, {"tenant_id": str(uow.tenant_id), "id": str(conversation_id)}
     )
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a customer's message could do to flows, seen under the conversation's lock."""
+
+    live_run: bool
+    trials: dict[str, Any] | None
+    startable: bool
+
+
+async def _lock_and_look(uow: UnitOfWork, conversation_id: uuid.UUID) -> Outlook:
+    """LOCK_CONVERSATION, then whether a run is live, the armed trials and whether any flow
+    could start: one round trip where four were (cc_flow_state, migration 0029), for every
+    customer's message."""
+    row = (
+        await uow.session.execute(
+            FLOW_STATE, {"tenant_id": str(uow.tenant_id), "id": str(conversation_id)}
+        )
+    ).one()
+    return Outlook(bool(row.live_run), row.trials, bool(row.startable))
 
 
 async def start(
@@ -350,8 +376,8 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
     conversation = inbound.conversation
     if consent.parse(inbound.body) is not None:
         return  # STOP / START: consent's to confirm, never an answer
-    await _lock_conversation(uow, conversation.id)
-    run = await live_run(uow, conversation.id, lock=True)
+    outlook = await _lock_and_look(uow, conversation.id)
+    run = await live_run(uow, conversation.id, lock=True) if outlook.live_run else None
     if run is not None:
         if run.status != RunStatus.RUNNING.value:
             return  # paused: a person has the thread
@@ -367,10 +393,12 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
             log.warning("flow answer not taken", run_id=str(run.id), reason=exc.message)
         return
     # Consent is read only when something would start: most messages start nothing.
-    trial = await _armed_trial(uow, conversation)
+    trial = await _armed_trial(uow, conversation, outlook.trials)
     if trial is not None:
         if not await consent.opted_out(uow, conversation.contact_id):
             await start(uow, trial, conversation, trigger="trial", started_by=trial.member_id)
+        return
+    if not outlook.startable:
         return
     found = await triggered(uow, inbound)
     if found is None or await consent.opted_out(uow, conversation.contact_id):
@@ -418,8 +446,11 @@ async def arm_trial(uow: UnitOfWork, member_id: uuid.UUID, flow_id: uuid.UUID, p
     await set_setting(uow, TRIALS_KEY, live)
 
 
-async def _armed_trial(uow: UnitOfWork, conversation: Conversation) -> Trial | None:
-    armed = await get_setting(uow, TRIALS_KEY)
+async def _armed_trial(
+    uow: UnitOfWork, conversation: Conversation, armed: dict[str, Any] | None
+) -> Trial | None:
+    """The trial armed for this customer's phone (`armed`: the TRIALS_KEY setting), disarmed
+    as it is taken."""
     if not armed:
         return None
     phone = await uow.session.scalar(

@@ -71,6 +71,7 @@ APP_FUNCTIONS: Mapping[str, FunctionUse] = {
     "cc_record_inbound": FunctionUse.TENANT,
     "cc_push_targets": FunctionUse.TENANT,
     "cc_push_delivered": FunctionUse.TENANT,
+    "cc_flow_state": FunctionUse.TENANT,
     "cc_set_conversation_status": FunctionUse.TENANT,
     "cc_inbox_search": FunctionUse.TENANT,
     "cc_login_lookup": FunctionUse.LOGIN,

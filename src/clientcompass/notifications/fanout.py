@@ -108,8 +108,8 @@ def _name(contact: Contact) -> str:
 
 
 async def notice_for_inbound(uow: UnitOfWork, message_id: uuid.UUID) -> Notice | None:
-    """A customer wrote. The first message of a conversation (a new customer or lead), or one
-    in a conversation nobody is assigned to, is the whole team's; otherwise the assignee's."""
+    """A customer wrote (the durable event's path; the inbound pipeline has the rows already
+    and calls `message_notice`)."""
     message = await uow.session.get(Message, (uow.tenant_id, message_id))
     if message is None:
         return None
@@ -119,8 +119,7 @@ async def notice_for_inbound(uow: UnitOfWork, message_id: uuid.UUID) -> Notice |
         .where(Message.conversation_id == message.conversation_id)
         .where(Message.created_at < message.created_at)
     )
-    # One round trip for the conversation, its customer and whether this is their first word:
-    # this runs for every message a customer sends.
+    # One round trip for the conversation, its customer and whether this is their first word.
     row = (
         await uow.session.execute(
             select(Conversation, Contact, before.label("earlier"))
@@ -136,14 +135,21 @@ async def notice_for_inbound(uow: UnitOfWork, message_id: uuid.UUID) -> Notice |
     if row is None:
         return None
     conversation, contact, earlier = row
-    new = not earlier
+    return message_notice(message, conversation, contact, first=not earlier)
+
+
+def message_notice(
+    message: Message, conversation: Conversation, contact: Contact, *, first: bool
+) -> Notice:
+    """The first message of a conversation (a new customer or lead), or one in a conversation
+    nobody is assigned to, is the whole team's; otherwise the assignee's."""
     if message.body.strip():
         body = short(message.body)
     elif message.media:
         body = "Sent a photo or file."
     else:
         body = "Sent a message."
-    everyone = new or conversation.assignee_id is None
+    everyone = first or conversation.assignee_id is None
     return Notice(
         kind=Kind.NEW_CONVERSATION if everyone else Kind.ASSIGNED_MESSAGE,
         title=f"New message from {_name(contact)}",
@@ -153,7 +159,7 @@ async def notice_for_inbound(uow: UnitOfWork, message_id: uuid.UUID) -> Notice |
         urgency=Urgency.HIGH,
         recipients=None if everyone else frozenset({conversation.assignee_id}),  # type: ignore[arg-type]
         conversation_id=conversation.id,
-        new_lead=new,
+        new_lead=first,
     )
 
 

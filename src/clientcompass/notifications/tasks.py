@@ -71,11 +71,12 @@ def on_inbound(lazy: LazyResources) -> InboundHandler:
 
     async def notify(uow: UnitOfWork, inbound: Inbound) -> None:
         resources = await lazy.get()
-        notice = await fanout.notice_for_inbound(uow, inbound.message.id)
-        if notice is not None:
-            # The message's id is the notice's: a re-run of its job emails nobody twice.
-            hook = emails_for(resources.settings, f"message-{inbound.message.id}")
-            await fanout.deliver(uow, resources.redis, notice, email=hook)
+        notice = fanout.message_notice(
+            inbound.message, inbound.conversation, inbound.contact, first=inbound.first
+        )
+        # The message's id is the notice's: a re-run of its job emails nobody twice.
+        hook = emails_for(resources.settings, f"message-{inbound.message.id}")
+        await fanout.deliver(uow, resources.redis, notice, email=hook)
 
     return notify
 
