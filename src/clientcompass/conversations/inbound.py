@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, column, exists, select, update
+from sqlalchemy import Boolean, Executable, bindparam, column, exists, select, update
 from sqlalchemy.orm import aliased
 
 from clientcompass.db import UnitOfWork
@@ -123,14 +123,11 @@ class Inbound:
 InboundHandler = Callable[[UnitOfWork, Inbound], Awaitable[None]]
 
 
-async def handle(
-    uow: UnitOfWork, message_id: uuid.UUID, handlers: Sequence[InboundHandler]
-) -> bool:
-    """Run every handler for this message in this transaction; False if it was handled
-    already. The row lock taken by the UPDATE makes a concurrent second run wait, then skip."""
-    assert uow.tenant_id is not None
-    # One round trip: the claim returns the message, its conversation and customer, and
-    # whether it is the conversation's first (UPDATE … FROM … RETURNING).
+def _claim() -> Executable:
+    """Mark an unhandled inbound message handled, and return it with its conversation, its
+    customer and whether it is the conversation's first: one round trip (UPDATE … FROM …
+    RETURNING), built once (constructing it was a tenth of a worker's CPU with the other
+    hot statements, bench/notify)."""
     earlier = aliased(Message)
     before = (
         exists()
@@ -141,22 +138,33 @@ async def handle(
     )
     claim = (
         update(Message)
-        .where(Message.tenant_id == uow.tenant_id)
-        .where(Message.id == message_id)
+        .where(Message.tenant_id == bindparam("claim_tenant"))
+        .where(Message.id == bindparam("claim_message"))
         .where(Message.direction == Direction.INBOUND)
         .where(Message.handled_at.is_(None))
         .where(Conversation.tenant_id == Message.tenant_id)
         .where(Conversation.id == Message.conversation_id)
         .where(Contact.tenant_id == Conversation.tenant_id)
         .where(Contact.id == Conversation.contact_id)
-        .values(handled_at=uow.now)
+        .values(handled_at=bindparam("claimed_at"))
         .returning(Message, Conversation, Contact, before)
     )
+    return select(Message, Conversation, Contact, column("earlier", Boolean)).from_statement(claim)
+
+
+CLAIM = _claim()
+
+
+async def handle(
+    uow: UnitOfWork, message_id: uuid.UUID, handlers: Sequence[InboundHandler]
+) -> bool:
+    """Run every handler for this message in this transaction; False if it was handled
+    already. The row lock taken by the UPDATE makes a concurrent second run wait, then skip."""
+    assert uow.tenant_id is not None
     row = (
         await uow.session.execute(
-            select(Message, Conversation, Contact, column("earlier", Boolean)).from_statement(
-                claim
-            ),
+            CLAIM,
+            {"claim_tenant": uow.tenant_id, "claim_message": message_id, "claimed_at": uow.now},
             execution_options={"populate_existing": True},
         )
     ).first()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 
 from clientcompass.conversations.queries import find_conversation_contact
 from clientcompass.db import UnitOfWork
@@ -256,42 +256,48 @@ class Team:
     zone: str
 
 
-async def _team(uow: UnitOfWork) -> Team:
+def _team_query() -> Select[tuple[Any, ...]]:
+    """The active members, their choices and device ids, and the business's zone: one row
+    per device (or per member without one). Columns, not ORM objects: a person's choices
+    repeat on each of their devices' rows. Built once: it runs for every customer's message."""
     zone_name = (
         select(BusinessProfile.timezone)
-        .where(BusinessProfile.tenant_id == uow.tenant_id)
+        .where(BusinessProfile.tenant_id == bindparam("tenant_id"))
         .scalar_subquery()
     )
-    # Columns, not ORM objects: a person's choices repeat on each of their devices' rows.
-    rows = (
-        await uow.session.execute(
-            select(
-                User.id,
-                NotificationPreference.user_id,
-                NotificationPreference.channels,
-                NotificationPreference.quiet_start,
-                NotificationPreference.quiet_end,
-                NotificationPreference.hide_content,
-                PushSubscription.id,
-                zone_name,
-            )
-            .select_from(User)
-            .outerjoin(
-                NotificationPreference,
-                (NotificationPreference.tenant_id == User.tenant_id)
-                & (NotificationPreference.user_id == User.id),
-            )
-            .outerjoin(
-                PushSubscription,
-                (PushSubscription.tenant_id == User.tenant_id)
-                & (PushSubscription.user_id == User.id),
-            )
-            .where(User.tenant_id == uow.tenant_id)
-            .where(User.is_active.is_(True))
-            .where(User.removed_at.is_(None))
-            .order_by(User.created_at, User.id, PushSubscription.id)
+    return (
+        select(
+            User.id,
+            NotificationPreference.user_id,
+            NotificationPreference.channels,
+            NotificationPreference.quiet_start,
+            NotificationPreference.quiet_end,
+            NotificationPreference.hide_content,
+            PushSubscription.id,
+            zone_name,
         )
-    ).all()
+        .select_from(User)
+        .outerjoin(
+            NotificationPreference,
+            (NotificationPreference.tenant_id == User.tenant_id)
+            & (NotificationPreference.user_id == User.id),
+        )
+        .outerjoin(
+            PushSubscription,
+            (PushSubscription.tenant_id == User.tenant_id) & (PushSubscription.user_id == User.id),
+        )
+        .where(User.tenant_id == bindparam("tenant_id"))
+        .where(User.is_active.is_(True))
+        .where(User.removed_at.is_(None))
+        .order_by(User.created_at, User.id, PushSubscription.id)
+    )
+
+
+TEAM = _team_query()
+
+
+async def _team(uow: UnitOfWork) -> Team:
+    rows = (await uow.session.execute(TEAM, {"tenant_id": uow.tenant_id})).all()
     team = Team(choices={}, devices={}, zone="")
     for user_id, chose, channels, quiet_start, quiet_end, hide, device_id, zone_value in rows:
         if user_id not in team.choices:
