@@ -17,6 +17,7 @@ from typing import Any
 import procrastinate
 import structlog
 import uvicorn
+import uvloop
 
 from clientcompass import jobs, supervisor, work
 from clientcompass.accounts import service as accounts
@@ -146,7 +147,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """The job worker and scheduler; it outlives database and Redis outages (jobs.run_worker)."""
     _require_urls(settings)
     rounds = ONCE_MAX_ROUNDS if args.once else 0
-    asyncio.run(jobs.run_worker(settings.ensure_secrets(), once_rounds=rounds))
+    # uvloop, as the web process has through uvicorn: a worker is mostly socket round trips
+    # (PostgreSQL, Redis, push services), and its event loop's share of the CPU halves.
+    uvloop.run(jobs.run_worker(settings.ensure_secrets(), once_rounds=rounds))
     return 0
 
 

@@ -202,6 +202,22 @@ class UnitOfWork:
         Jobs given one `lock` run one at a time, in the order they were queued."""
         self.jobs.append(QueuedJob(task_name, kwargs, schedule_in, lock))
 
+    async def finish_with(self, statement: bytes, rows: list[dict[str, Any]]) -> None:
+        """Run `statement` (psycopg's %(name)s placeholders) for each row as this unit's last
+        statement, and commit it with them in one round trip (psycopg's pipeline mode).
+
+        Only at the very end of the unit: the transaction is committed here, and the unit's
+        own COMMIT then finds nothing to do. Anything the ORM holds is flushed first, so it
+        commits too. A failure raises, and the unit rolls back as for any other."""
+        await self.session.flush()
+        connection = await self.session.connection()
+        driver = driver_of(await connection.get_raw_connection())
+        # COMMIT as a statement of the pipeline, not `driver.commit()`: that syncs on its own,
+        # and leaving the pipeline syncs again, a second round trip.
+        async with driver.pipeline(), driver.cursor() as cursor:
+            await cursor.executemany(statement, rows)
+            await cursor.execute(b"COMMIT")
+
     def announce(self, event: Event, **data: Any) -> None:
         """Publish a live event to this tenant's open tabs once this transaction commits
         (a rollback announces nothing)."""

@@ -18,7 +18,6 @@ import aiohttp
 import httpx
 import procrastinate
 from redis.asyncio import Redis
-from sqlalchemy import text
 
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
@@ -141,11 +140,13 @@ async def defer(
 
 # procrastinate's own defer (procrastinate_defer_jobs_v1) inserts the same row; a job already
 # queued under the same queueing lock is enough, so a conflict must not abort the transaction.
-INSERT_JOB = text(
-    "INSERT INTO procrastinate_jobs "
-    "(queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at) "
-    "VALUES (:queue, :task, :priority, :lock, :queueing_lock, CAST(:args AS jsonb), :at) "
-    "ON CONFLICT DO NOTHING"
+# Sent with the unit's COMMIT (UnitOfWork.finish_with): one round trip for both.
+INSERT_JOB = (
+    b"INSERT INTO procrastinate_jobs "
+    b"(queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at) "
+    b"VALUES (%(queue)s, %(task)s, %(priority)s, %(lock)s, %(queueing_lock)s, "
+    b"%(args)s::jsonb, %(at)s) "
+    b"ON CONFLICT DO NOTHING"
 )
 
 
@@ -190,7 +191,7 @@ async def unit_of_work(
                 }
                 uow.jobs.append(QueuedJob(EVENT_TASK, json.loads(json.dumps(kwargs, default=str))))
         if uow.jobs:
-            await uow.session.execute(INSERT_JOB, [job_row(job_app, job) for job in uow.jobs])
+            await uow.finish_with(INSERT_JOB, [job_row(job_app, job) for job in uow.jobs])
             uow.jobs.clear()
         announcements = list(uow.announcements)
         uow.announcements.clear()

@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event, text
 
-from clientcompass import jobs
+from clientcompass import jobs, work
 from clientcompass.config import Settings
 from clientcompass.db import Database, FastPath, create_engine
 from tests.conftest import Databases, StandinServer
@@ -244,3 +244,43 @@ def test_a_unit_of_work_that_fails_leaves_nothing_and_its_connection_clean(
     assert rows == 0
     assert tenant == ""
     assert read_only == "off"
+
+
+def test_the_jobs_a_unit_of_work_queues_go_with_its_commit_in_one_round_trip(
+    settings: Settings, migrated: Databases, owner_conn: psycopg.Connection
+) -> None:
+    """The job rows and COMMIT leave together (UnitOfWork.finish_with), and they commit with
+    the unit's own writes."""
+    queue = f"trip-{uuid.uuid4().hex[:10]}"
+
+    async def scenario() -> tuple[list[str], str]:
+        job_app, resources = jobs.build_job_app(settings)
+        db = Database(create_engine(migrated.app_url, pool_size=1))
+        try:
+            async with work.unit_of_work(db, job_app, uuid.uuid4()):
+                pass  # a warm connection, as a worker's
+            traced = Traced(db)
+            async with work.unit_of_work(db, job_app, uuid.uuid4()) as uow:
+                await uow.session.execute(text("create temp table wrote (n int)"))
+                await uow.session.execute(text("insert into wrote values (1)"))
+                transaction = (
+                    await uow.session.execute(text("select txid_current()::text"))
+                ).scalar_one()
+                for n in range(2):
+                    uow.defer_job(
+                        "send_email", to=f"{queue}-{n}@example.co.za", subject="", body=""
+                    )
+            return traced.sent(), str(transaction)
+        finally:
+            await db.dispose()
+            await resources.close()
+
+    sent, transaction = run_async(scenario)
+    assert "INSERT INTO procrastinate_jobs" in sent[-1] and '"COMMIT"' in sent[-1]
+    assert not any("COMMIT" in trip for trip in sent[:-1])
+    assert len(sent) == 5  # the begin, the unit's three statements, the jobs with the commit
+    rows = owner_conn.execute(
+        "select xmin::text from procrastinate_jobs where args->>'to' like %s", (f"{queue}-%",)
+    ).fetchall()
+    assert rows == [(transaction,), (transaction,)]
+    owner_conn.execute("delete from procrastinate_jobs where args->>'to' like %s", (f"{queue}-%",))
