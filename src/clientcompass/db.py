@@ -247,9 +247,10 @@ async def _autocommit(conn: AsyncConnection[Any]) -> None:
 
 
 class FastPath:
-    """A plain psycopg pool for the hottest path (Twilio webhooks), where SQLAlchemy's session
-    machinery costs more than the SQL itself (measured: bench/webhook_ingest). Same role, same
-    rule: one transaction, its tenant set with `set_config(…, true)`."""
+    """A plain psycopg pool for the hottest paths (Twilio webhooks, a push job's two calls),
+    where SQLAlchemy's session machinery costs more than the SQL itself (measured:
+    bench/webhook_ingest, bench/notify). Same role, same rule: one transaction, its tenant set
+    with `set_config(…, true)`."""
 
     def __init__(self, url: str, *, max_size: int = 10) -> None:
         options = pool_options(url)
