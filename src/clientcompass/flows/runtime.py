@@ -38,7 +38,6 @@ from clientcompass.errors import DomainError, InvalidInput, NotFound
 from clientcompass.flows import answers, steps
 from clientcompass.flows import definition as d
 from clientcompass.models import (
-    Contact,
     Conversation,
     Direction,
     EventKind,
@@ -393,7 +392,7 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
             log.warning("flow answer not taken", run_id=str(run.id), reason=exc.message)
         return
     # Consent is read only when something would start: most messages start nothing.
-    trial = await _armed_trial(uow, conversation, outlook.trials)
+    trial = await _armed_trial(uow, inbound.contact.phone_e164, outlook.trials)
     if trial is not None:
         if not await consent.opted_out(uow, conversation.contact_id):
             await start(uow, trial, conversation, trigger="trial", started_by=trial.member_id)
@@ -446,19 +445,12 @@ async def arm_trial(uow: UnitOfWork, member_id: uuid.UUID, flow_id: uuid.UUID, p
     await set_setting(uow, TRIALS_KEY, live)
 
 
-async def _armed_trial(
-    uow: UnitOfWork, conversation: Conversation, armed: dict[str, Any] | None
-) -> Trial | None:
+async def _armed_trial(uow: UnitOfWork, phone: str, armed: dict[str, Any] | None) -> Trial | None:
     """The trial armed for this customer's phone (`armed`: the TRIALS_KEY setting), disarmed
     as it is taken."""
     if not armed:
         return None
-    phone = await uow.session.scalar(
-        select(Contact.phone_e164).where(
-            Contact.tenant_id == uow.tenant_id, Contact.id == conversation.contact_id
-        )
-    )
-    trial = armed.get(phone or "")
+    trial = armed.get(phone)
     if not isinstance(trial, dict):
         return None
     await set_setting(uow, TRIALS_KEY, {k: v for k, v in armed.items() if k != phone})
