@@ -45,6 +45,7 @@ class Scenario:
         )
         self.events: list[tuple[str, int]] = []
         self.fetches: list[float] = []
+        self.found: list[bool] = []  # per fetch that has returned: did it find a job
         self.release = asyncio.Event()
 
         @self.app.task(name=f"tests.{self.queue}", queue=self.queue)
@@ -58,13 +59,33 @@ class Scenario:
         self.step = step
         self.ended = 0.0
 
+    def idle(self) -> bool:
+        """The worker found a job, then looked again with its free slot, found nothing and has
+        no fetch in flight. procrastinate clears its wake-up event when a fetch returns, so a
+        job inserted during one can go unseen until the next poll: the test waits for this
+        before inserting the job whose notification it watches."""
+        found = self.found
+        return len(found) == len(self.fetches) and True in found and not found[-1]
+
+    async def stop(self, worker: WakingWorker, running: asyncio.Task[None]) -> None:
+        """Stop the worker even when the test failed while job 1 was held: the worker waits
+        for its running jobs, so a held job left waiting would hang the test."""
+        self.release.set()
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+
     def worker(self) -> WakingWorker:
         manager = self.app.job_manager
         fetch = manager.fetch_job
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.fetches.append(time.monotonic())
-            return await fetch(*args, **kwargs)
+            job = None
+            try:
+                job = await fetch(*args, **kwargs)
+                return job
+            finally:
+                self.found.append(job is not None)
 
         manager.fetch_job = counted  # type: ignore[method-assign]
         return WakingWorker(
@@ -88,6 +109,7 @@ def test_a_job_held_by_its_lock_starts_as_soon_as_the_one_ahead_ends(
             try:
                 await s.step.configure(lock=s.queue).defer_async(n=1)
                 await until(lambda: ("start", 1) in s.events)
+                await until(s.idle)
                 looked = len(s.fetches)
                 await s.step.configure(lock=s.queue).defer_async(n=2)
                 # Its notification made the worker look, and find it held back by the lock.
@@ -97,8 +119,7 @@ def test_a_job_held_by_its_lock_starts_as_soon_as_the_one_ahead_ends(
                 s.release.set()
                 await until(lambda: ("end", 2) in s.events)
             finally:
-                worker.stop()
-                await running
+                await s.stop(worker, running)
         return s.events
 
     assert run_async(scenario) == [("start", 1), ("end", 1), ("start", 2), ("end", 2)]
@@ -119,8 +140,7 @@ def test_a_job_without_a_lock_ending_costs_no_fetch(settings: Settings) -> None:
                 await until(lambda: ("end", 1) in s.events)
                 await asyncio.sleep(0.5)
             finally:
-                worker.stop()
-                await running
+                await s.stop(worker, running)
         return before, len(s.fetches)
 
     before, after = run_async(scenario)
