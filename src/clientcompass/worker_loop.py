@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import procrastinate
 import structlog
+from procrastinate import utils as procrastinate_utils
+from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.retry import RetryDecision
 from procrastinate.worker import Worker
@@ -86,7 +89,12 @@ class WakingWorker(Worker):
     whatsapp/outbound.py) was inserted long ago, so nothing wakes the worker when the job
     ahead of it finishes: a flow's greeting and question went out 5 seconds apart. Only a
     job with a lock can hold another back; waking after every job cost each one an empty
-    fetch (a round trip and a queue scan: bench/notify)."""
+    fetch (a round trip and a queue scan: bench/notify).
+
+    It also forgets a wake-up only before it looks, not after. procrastinate 3.10 clears its
+    event when a fetch returns, so a job announced while that fetch was in flight (too late
+    for its query) was forgotten, and when the fetch found nothing the job waited for the
+    next poll: up to 5 seconds for a customer's message in a burst."""
 
     async def _process_job(self, context: Any) -> None:
         try:
@@ -94,6 +102,50 @@ class WakingWorker(Worker):
         finally:
             if context.job.lock is not None:
                 self._new_job_event.set()
+
+    async def _fetch_and_process_jobs(self) -> None:
+        """procrastinate 3.10's loop (pinned in pyproject.toml), with the event cleared before
+        each fetch instead of after it."""
+        while not self._stop_event.is_set():
+            acquire_sem_task = asyncio.create_task(self._job_semaphore.acquire())
+            job = None
+            try:
+                await procrastinate_utils.wait_any(acquire_sem_task, self._stop_event.wait())
+                if self._stop_event.is_set():
+                    break
+                assert self.worker_id is not None
+                self._new_job_event.clear()
+                job = await self.app.job_manager.fetch_job(
+                    queues=self.queues, worker_id=self.worker_id
+                )
+            finally:
+                if (not job or self._stop_event.is_set()) and acquire_sem_task.done():
+                    self._job_semaphore.release()
+            if not job:
+                break
+            self._start(job)
+
+    def _start(self, job: Job) -> None:
+        job_id = job.id
+        context = JobContext(
+            app=self.app,
+            worker_name=self.worker_name,
+            worker_queues=self.queues,
+            additional_context=self.additional_context.copy() if self.additional_context else {},
+            job=job,
+            abort_reason=lambda: self._job_ids_to_abort.get(job_id) if job_id else None,
+            start_timestamp=time.time(),
+        )
+        job_task = asyncio.create_task(
+            self._process_job(context), name=f"process job {job.task_name}[{job.id}]"
+        )
+        self._running_jobs[job_task] = context
+
+        def on_job_complete(task: asyncio.Task[None]) -> None:
+            del self._running_jobs[task]
+            self._job_semaphore.release()
+
+        job_task.add_done_callback(on_job_complete)
 
 
 class ResilientWorker:

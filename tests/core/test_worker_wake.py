@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
@@ -46,6 +47,8 @@ class Scenario:
         self.events: list[tuple[str, int]] = []
         self.fetches: list[float] = []
         self.found: list[bool] = []  # per fetch that has returned: did it find a job
+        # Run once inside the next fetch that finds nothing, before it returns.
+        self.during_empty_fetch: Callable[[], Awaitable[None]] | None = None
         self.release = asyncio.Event()
 
         @self.app.task(name=f"tests.{self.queue}", queue=self.queue)
@@ -61,9 +64,7 @@ class Scenario:
 
     def idle(self) -> bool:
         """The worker found a job, then looked again with its free slot, found nothing and has
-        no fetch in flight. procrastinate clears its wake-up event when a fetch returns, so a
-        job inserted during one can go unseen until the next poll: the test waits for this
-        before inserting the job whose notification it watches."""
+        no fetch in flight: the fetches counted from here are the ones a new job causes."""
         found = self.found
         return len(found) == len(self.fetches) and True in found and not found[-1]
 
@@ -83,12 +84,15 @@ class Scenario:
             job = None
             try:
                 job = await fetch(*args, **kwargs)
+                if job is None and self.during_empty_fetch is not None:
+                    hook, self.during_empty_fetch = self.during_empty_fetch, None
+                    await hook()
                 return job
             finally:
                 self.found.append(job is not None)
 
         manager.fetch_job = counted  # type: ignore[method-assign]
-        return WakingWorker(
+        self.running = WakingWorker(
             app=self.app,
             queues=[self.queue],
             concurrency=2,
@@ -96,6 +100,7 @@ class Scenario:
             install_signal_handlers=False,
             wait=True,
         )
+        return self.running
 
 
 def test_a_job_held_by_its_lock_starts_as_soon_as_the_one_ahead_ends(
@@ -145,3 +150,34 @@ def test_a_job_without_a_lock_ending_costs_no_fetch(settings: Settings) -> None:
 
     before, after = run_async(scenario)
     assert before > 0 and after == before
+
+
+def test_a_job_announced_while_the_worker_looks_in_vain_is_not_forgotten(
+    settings: Settings,
+) -> None:
+    """Its notification arrives while a fetch that cannot see it is in flight; that fetch
+    finds nothing. procrastinate 3.10 then cleared the wake-up and the job waited for the
+    next poll (never, here)."""
+
+    async def scenario() -> list[tuple[str, int]]:
+        s = Scenario(settings)
+        async with s.app.open_async():
+            worker = s.worker()
+            running = asyncio.create_task(worker.run())
+            try:
+                await s.step.defer_async(n=10)  # the listener is up once this one has run
+                await until(lambda: ("end", 10) in s.events)
+                await until(s.idle)
+
+                async def announce_a_job() -> None:
+                    await s.step.defer_async(n=12)
+                    await until(worker._new_job_event.is_set)  # its notification is here
+
+                s.during_empty_fetch = announce_a_job
+                await s.step.defer_async(n=11)  # found; the fetch after it finds nothing
+                await until(lambda: ("end", 12) in s.events)
+            finally:
+                await s.stop(worker, running)
+        return s.events
+
+    assert run_async(scenario) == [(event, n) for n in (10, 11, 12) for event in ("start", "end")]
