@@ -11,8 +11,12 @@ burst, as the phone would (on its own CPU, so not on the two cores measured here
 by a few messages whose pushes are not counted (a long-running worker has its modules, pools
 and connections ready).
 
-Reported: pushes per second delivered, p50/p95 from a webhook's send to each of its pushes
-arriving, duplicates and missing pushes (both must be 0), and the webhook's own latency.
+Two phases, one after the other: MESSAGES at RATE per second (a busy spell), then one
+message to each business at the same instant (the burst: 1,000 pushes at once, the worst
+moment two cores can meet). Reported for each (the burst's lines are `notify_burst_…`):
+pushes per second delivered, p50/p95 from a webhook's send to each of its pushes arriving,
+duplicates and missing pushes (both must be 0), the webhook's own latency, and the CPU each
+party spent.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
 import psycopg
-from tests.support.push_service import PushService, PushServiceServer
+from tests.support.push_service import Delivery, PushService, PushServiceServer
 from twilio.request_validator import RequestValidator
 
 from bench.harness import stack
@@ -48,6 +54,8 @@ RATE = float(os.environ.get("BENCH_NOTIFY_RATE", "20"))  # webhooks per second
 # Messages sent (and their pushes awaited) before the measured burst, so the workers are warm as
 # long-running ones are: modules imported, pools open, SQL compiled, connections kept alive.
 WARMUP = int(os.environ.get("BENCH_NOTIFY_WARMUP", "20"))
+# The burst's webhooks are all sent at once (one per business); as fast as the driver can.
+BURST_RATE = 1_000_000.0
 WORKERS = 2
 # Jobs per worker; unset, the production default (WORKER_CONCURRENCY). A push job sends to all
 # its devices side by side, so more slots only add idle pollers: 16 measured slower than 4.
@@ -137,10 +145,14 @@ async def add_devices(
     return count
 
 
+# A phone number prefix per kind of message, so each phase's customers are new ones.
+PREFIXES = {"Bench": "+2784", "Warm-up": "+2785", "Burst": "+2786"}
+
+
 def webhook(
     channel: dict[str, str], i: int, label: str = "Bench"
 ) -> tuple[str, dict[str, str], dict[str, str]]:
-    phone = f"+2784{1_000_000 + i}" if label == "Bench" else f"+2785{1_000_000 + i}"
+    phone = f"{PREFIXES[label]}{1_000_000 + i}"
     sid = f"SM{uuid.uuid4().hex}"
     form = {
         "MessageSid": sid,
@@ -172,13 +184,15 @@ def warm_up(channels: list[dict[str, str]], push_service: PushService) -> None:
     push_service.clear()
 
 
-async def send_burst(channels: list[dict[str, str]]) -> tuple[dict[int, float], list[float]]:
-    """MESSAGES webhooks at RATE per second, round robin over the businesses. Sent with
+async def send_burst(
+    channels: list[dict[str, str]], messages: int, rate: float, label: str
+) -> tuple[dict[int, float], list[float]]:
+    """`messages` webhooks at `rate` per second, round robin over the businesses. Sent with
     aiohttp: Twilio sends from its own machines, and httpx cost this process twice the CPU
     on the two cores measured."""
     sent: dict[int, float] = {}
     latencies: list[float] = []
-    prepared = [webhook(channels[i % len(channels)], i) for i in range(MESSAGES)]
+    prepared = [webhook(channels[i % len(channels)], i, label) for i in range(messages)]
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as http:
 
@@ -194,8 +208,8 @@ async def send_burst(channels: list[dict[str, str]]) -> tuple[dict[int, float], 
 
         tasks = []
         start = time.perf_counter()
-        for i in range(MESSAGES):
-            delay = start + i / RATE - time.perf_counter()
+        for i in range(messages):
+            delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i)))
@@ -217,8 +231,9 @@ def workers_ready(owner_url: str, count: int) -> None:
     raise RuntimeError("the workers did not start")
 
 
-def queue_waits(owner_url: str) -> list[tuple[str, float, float]]:
-    """Per task: p50 and p95 from being queued (or due) to a worker starting it, in ms."""
+def queue_waits(owner_url: str, since: float) -> list[tuple[str, float, float]]:
+    """Per task: p50 and p95 from being queued (or due) to a worker starting it, in ms, for
+    the jobs queued since `since` (a Unix time)."""
     with psycopg.connect(owner_url) as conn:
         rows = conn.execute(
             "select j.task_name, "
@@ -227,8 +242,10 @@ def queue_waits(owner_url: str) -> list[tuple[str, float, float]]:
             "from procrastinate_jobs j "
             "join procrastinate_events d on d.job_id = j.id and d.type = 'deferred' "
             "join procrastinate_events s on s.job_id = j.id and s.type = 'started' "
-            "where j.task_name like 'notifications.%%' or j.task_name like 'conversations.%%' "
-            "group by j.task_name order by 1"
+            "where (j.task_name like 'notifications.%%' or j.task_name like 'conversations.%%') "
+            "and d.at >= to_timestamp(%s) "
+            "group by j.task_name order by 1",
+            (since,),
         ).fetchall()
     return [(name, p50 * 1000, p95 * 1000) for name, p50, p95 in rows]
 
@@ -274,6 +291,94 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    messages: int
+    sent: dict[int, float]
+    webhook_ms: list[float]
+    deliveries: list[Delivery]
+    cpu: dict[str, float]
+    waits: list[tuple[str, float, float]]
+
+
+def run_phase(
+    app: Any,
+    channels: list[dict[str, str]],
+    workers: list[subprocess.Popen[bytes]],
+    push_service: PushService,
+    *,
+    messages: int,
+    rate: float,
+    label: str,
+) -> Phase:
+    """Send the phase's messages, wait for all their pushes, and count what each party spent."""
+    push_service.clear()
+    since = time.time()
+    parties = {
+        "workers": [w.pid for w in workers],
+        "postgres": postgres_pids(),
+        "web": [app.web_pid],
+    }
+    before = {name: cpu_seconds(pids) for name, pids in parties.items()}
+    own_before = own_cpu_seconds()
+    sent, webhook_ms = asyncio.run(send_burst(channels, messages, rate, label))
+    try:
+        push_service.wait_for_arrivals(messages * PEOPLE * DEVICES_PER_PERSON, timeout=120)
+    except AssertionError as exc:
+        print(f"not every push arrived: {exc}", flush=True)
+    cpu = {
+        name: cpu_seconds(pids, gone_ok=name == "postgres") - before[name]
+        for name, pids in parties.items()
+    }
+    cpu["bench_and_standins"] = own_cpu_seconds() - own_before
+    time.sleep(2)  # anything extra (a duplicate) would arrive now
+    return Phase(
+        messages,
+        sent,
+        webhook_ms,
+        push_service.deliveries(),
+        cpu,
+        queue_waits(app.owner_url, since),
+    )
+
+
+def report(name: str, label: str, phase: Phase) -> int:
+    """Print the phase's BENCH lines; the number of duplicate and missing pushes."""
+    expected = phase.messages * PEOPLE * DEVICES_PER_PERSON
+    seen: dict[tuple[int, str], int] = {}
+    latencies: list[float] = []
+    for delivery in phase.deliveries:
+        found = re.match(rf"{label} message (\d+):", str(delivery.payload.get("body", "")))
+        if found is None:
+            continue
+        i = int(found.group(1))
+        seen[(i, delivery.endpoint)] = seen.get((i, delivery.endpoint), 0) + 1
+        latencies.append((delivery.received_at - phase.sent[i]) * 1000)
+    duplicates = sum(n - 1 for n in seen.values())
+    missing = expected - len(seen)
+    first = min(phase.sent.values())
+    last = max((d.received_at for d in phase.deliveries), default=first)
+    print(f"BENCH {name}_messages {phase.messages} messages")
+    print(f"BENCH {name}_pushes_per_second {len(latencies) / max(last - first, 1e-9):.1f} pushes/s")
+    print(f"BENCH {name}_webhook_to_push_p50 {percentile(latencies, 50):.0f} ms")
+    print(f"BENCH {name}_webhook_to_push_p95 {percentile(latencies, 95):.0f} ms")
+    worker_cpu = phase.cpu["workers"]
+    print(f"BENCH {name}_worker_cpu_per_push {worker_cpu * 1000 / max(expected, 1):.2f} ms")
+    for party, seconds in phase.cpu.items():
+        print(f"BENCH {name}_cpu_{party} {seconds:.2f} s")
+    print(f"BENCH {name}_duplicates {duplicates} pushes")
+    print(f"BENCH {name}_missing {missing} pushes")
+    print(f"BENCH {name}_webhook_p50 {percentile(phase.webhook_ms, 50):.1f} ms")
+    print(f"BENCH {name}_webhook_p95 {percentile(phase.webhook_ms, 95):.1f} ms", flush=True)
+    for task, p50, p95 in phase.waits:
+        task_label = task.replace(".", "_")
+        print(f"BENCH {name}_queue_wait_{task_label}_p50 {p50:.0f} ms")
+        print(f"BENCH {name}_queue_wait_{task_label}_p95 {p95:.0f} ms", flush=True)
+    return duplicates + missing
+
+
 def main() -> None:
     # The phone decrypts a push on its own CPU, not ours: the stand-in checks each push as a
     # push service does when it arrives, and decrypts them all after the burst.
@@ -307,27 +412,26 @@ def main() -> None:
             try:
                 workers_ready(app.owner_url, WORKERS)
                 warm_up(channels, push_service)
-                print("workers warm; the burst starts", flush=True)
-                cpu_before = cpu_seconds([w.pid for w in workers])
-                parties = {"web": [app.web_pid], "postgres": postgres_pids()}
-                parties_before = {name: cpu_seconds(pids) for name, pids in parties.items()}
-                own_before = own_cpu_seconds()
-                sent, webhook_ms = asyncio.run(send_burst(channels))
-                expected = MESSAGES * PEOPLE * DEVICES_PER_PERSON
-                try:
-                    push_service.wait_for_arrivals(expected, timeout=120)
-                except AssertionError as exc:
-                    print(f"not every push arrived: {exc}", flush=True)
-                worker_cpu = cpu_seconds([w.pid for w in workers]) - cpu_before
-                spent = {
-                    "workers": worker_cpu,
-                    "postgres": cpu_seconds(parties["postgres"], gone_ok=True)
-                    - parties_before["postgres"],
-                    "web": cpu_seconds(parties["web"]) - parties_before["web"],
-                    "bench_and_standins": own_cpu_seconds() - own_before,
-                }
-                time.sleep(2)  # anything extra (a duplicate) would arrive now
-                waits = queue_waits(app.owner_url)
+                print("workers warm; the busy spell starts", flush=True)
+                spell = run_phase(
+                    app,
+                    channels,
+                    workers,
+                    push_service,
+                    messages=MESSAGES,
+                    rate=RATE,
+                    label="Bench",
+                )
+                print("the burst starts", flush=True)
+                burst = run_phase(
+                    app,
+                    channels,
+                    workers,
+                    push_service,
+                    messages=len(channels),
+                    rate=BURST_RATE,
+                    label="Burst",
+                )
             finally:
                 for worker in workers:
                     worker.terminate()
@@ -336,38 +440,10 @@ def main() -> None:
     finally:
         server.stop()
 
-    deliveries = push_service.deliveries()
-    seen: dict[tuple[int, str], int] = {}
-    latencies: list[float] = []
-    for delivery in deliveries:
-        found = re.match(r"Bench message (\d+):", str(delivery.payload.get("body", "")))
-        if found is None:
-            continue
-        i = int(found.group(1))
-        seen[(i, delivery.endpoint)] = seen.get((i, delivery.endpoint), 0) + 1
-        latencies.append((delivery.received_at - sent[i]) * 1000)
-    duplicates = sum(n - 1 for n in seen.values())
-    missing = expected - len(seen)
-    first = min(sent.values())
-    last = max(d.received_at for d in deliveries) if deliveries else first
     print(f"BENCH notify_devices {devices} devices")
-    print(f"BENCH notify_messages {MESSAGES} messages")
-    print(f"BENCH notify_pushes_per_second {len(latencies) / max(last - first, 1e-9):.1f} pushes/s")
-    print(f"BENCH notify_webhook_to_push_p50 {percentile(latencies, 50):.0f} ms")
-    print(f"BENCH notify_webhook_to_push_p95 {percentile(latencies, 95):.0f} ms")
-    print(f"BENCH notify_worker_cpu_per_push {worker_cpu * 1000 / max(expected, 1):.2f} ms")
-    for party, seconds in spent.items():
-        print(f"BENCH notify_cpu_{party} {seconds:.2f} s")
-    print(f"BENCH notify_duplicates {duplicates} pushes")
-    print(f"BENCH notify_missing {missing} pushes")
-    print(f"BENCH notify_webhook_p50 {percentile(webhook_ms, 50):.1f} ms")
-    print(f"BENCH notify_webhook_p95 {percentile(webhook_ms, 95):.1f} ms", flush=True)
-    for name, p50, p95 in waits:
-        label = name.replace(".", "_")
-        print(f"BENCH notify_queue_wait_{label}_p50 {p50:.0f} ms")
-        print(f"BENCH notify_queue_wait_{label}_p95 {p95:.0f} ms", flush=True)
-    if duplicates or missing:
-        raise SystemExit(f"{duplicates} duplicate and {missing} missing pushes")
+    wrong = report("notify", "Bench", spell) + report("notify_burst", "Burst", burst)
+    if wrong:
+        raise SystemExit(f"{wrong} duplicate or missing pushes")
 
 
 if __name__ == "__main__":
