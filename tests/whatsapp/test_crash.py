@@ -7,6 +7,7 @@ import collections
 import os
 import signal
 import subprocess
+import time
 
 import httpx
 import psycopg
@@ -19,12 +20,19 @@ from tests.support.waiting import wait_for
 from tests.support.whatsapp import connect_channel, conversation_with, customer_says, sa_mobile
 
 TOTAL = 200
+# A worker without a heartbeat for this long is dead: its jobs go back in the queue when the
+# next worker starts. (30 s by default, which the restart below would otherwise wait out
+# until the every-minute check: the killed worker's send holds the conversation's lock.)
+STALLED_AFTER_SECONDS = 2
 
 
 def worker(live_server: LiveServer) -> subprocess.Popen[bytes]:
     """The real worker, sweeping stuck sends after a second and sending four at a time."""
     return start_worker(
-        live_server.settings, WHATSAPP_SWEEP_AFTER_SECONDS="1", WORKER_CONCURRENCY="4"
+        live_server.settings,
+        WHATSAPP_SWEEP_AFTER_SECONDS="1",
+        WORKER_CONCURRENCY="4",
+        WORKER_STALLED_AFTER_SECONDS=str(STALLED_AFTER_SECONDS),
     )
 
 
@@ -81,6 +89,7 @@ def test_kill_9_mid_send_then_restart_sends_everything_exactly_once(
         first.wait()
     sent_before_restart = len(bodies_sent(standin, phone))
     assert sent_before_restart < TOTAL, "the worker finished before it could be killed"
+    time.sleep(STALLED_AFTER_SECONDS + 0.5)  # the dead worker's heartbeat is stale by now
 
     second = worker(live_server)
     try:
