@@ -7,9 +7,10 @@ polls (an hour between looks), so only the wake-up can start it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import procrastinate
@@ -68,12 +69,20 @@ class Scenario:
         found = self.found
         return len(found) == len(self.fetches) and True in found and not found[-1]
 
-    async def stop(self, worker: WakingWorker, running: asyncio.Task[None]) -> None:
-        """Stop the worker even when the test failed while job 1 was held: the worker waits
-        for its running jobs, so a held job left waiting would hang the test."""
-        self.release.set()
-        worker.stop()
-        await asyncio.wait_for(running, 10)
+    @contextlib.asynccontextmanager
+    async def working(self) -> AsyncIterator[WakingWorker]:
+        """The worker running for the block, then stopped, even when the test failed while
+        job 1 was held: the worker waits for its running jobs, so a held job left waiting
+        would hang the test."""
+        async with self.app.open_async():
+            worker = self.worker()
+            running = asyncio.create_task(worker.run())
+            try:
+                yield worker
+            finally:
+                self.release.set()
+                worker.stop()
+                await asyncio.wait_for(running, 10)
 
     def worker(self) -> WakingWorker:
         manager = self.app.job_manager
@@ -92,7 +101,7 @@ class Scenario:
                 self.found.append(job is not None)
 
         manager.fetch_job = counted  # type: ignore[method-assign]
-        self.running = WakingWorker(
+        return WakingWorker(
             app=self.app,
             queues=[self.queue],
             concurrency=2,
@@ -100,7 +109,6 @@ class Scenario:
             install_signal_handlers=False,
             wait=True,
         )
-        return self.running
 
 
 def test_a_job_held_by_its_lock_starts_as_soon_as_the_one_ahead_ends(
@@ -108,23 +116,18 @@ def test_a_job_held_by_its_lock_starts_as_soon_as_the_one_ahead_ends(
 ) -> None:
     async def scenario() -> list[tuple[str, int]]:
         s = Scenario(settings)
-        async with s.app.open_async():
-            worker = s.worker()
-            running = asyncio.create_task(worker.run())
-            try:
-                await s.step.configure(lock=s.queue).defer_async(n=1)
-                await until(lambda: ("start", 1) in s.events)
-                await until(s.idle)
-                looked = len(s.fetches)
-                await s.step.configure(lock=s.queue).defer_async(n=2)
-                # Its notification made the worker look, and find it held back by the lock.
-                await until(lambda: len(s.fetches) > looked)
-                await asyncio.sleep(0.2)
-                assert ("start", 2) not in s.events
-                s.release.set()
-                await until(lambda: ("end", 2) in s.events)
-            finally:
-                await s.stop(worker, running)
+        async with s.working():
+            await s.step.configure(lock=s.queue).defer_async(n=1)
+            await until(lambda: ("start", 1) in s.events)
+            await until(s.idle)
+            looked = len(s.fetches)
+            await s.step.configure(lock=s.queue).defer_async(n=2)
+            # Its notification made the worker look, and find it held back by the lock.
+            await until(lambda: len(s.fetches) > looked)
+            await asyncio.sleep(0.2)
+            assert ("start", 2) not in s.events
+            s.release.set()
+            await until(lambda: ("end", 2) in s.events)
         return s.events
 
     assert run_async(scenario) == [("start", 1), ("end", 1), ("start", 2), ("end", 2)]
@@ -133,19 +136,14 @@ def test_a_job_held_by_its_lock_starts_as_soon_as_the_one_ahead_ends(
 def test_a_job_without_a_lock_ending_costs_no_fetch(settings: Settings) -> None:
     async def scenario() -> tuple[int, int]:
         s = Scenario(settings)
-        async with s.app.open_async():
-            worker = s.worker()
-            running = asyncio.create_task(worker.run())
-            try:
-                await s.step.defer_async(n=1)
-                await until(lambda: ("start", 1) in s.events)
-                await asyncio.sleep(0.3)  # the fetches its notification caused are done
-                before = len(s.fetches)
-                s.release.set()
-                await until(lambda: ("end", 1) in s.events)
-                await asyncio.sleep(0.5)
-            finally:
-                await s.stop(worker, running)
+        async with s.working():
+            await s.step.defer_async(n=1)
+            await until(lambda: ("start", 1) in s.events)
+            await until(s.idle)  # the fetches its notification caused are done
+            before = len(s.fetches)
+            s.release.set()
+            await until(lambda: ("end", 1) in s.events)
+            await asyncio.sleep(0.5)
         return before, len(s.fetches)
 
     before, after = run_async(scenario)
@@ -161,23 +159,18 @@ def test_a_job_announced_while_the_worker_looks_in_vain_is_not_forgotten(
 
     async def scenario() -> list[tuple[str, int]]:
         s = Scenario(settings)
-        async with s.app.open_async():
-            worker = s.worker()
-            running = asyncio.create_task(worker.run())
-            try:
-                await s.step.defer_async(n=10)  # the listener is up once this one has run
-                await until(lambda: ("end", 10) in s.events)
-                await until(s.idle)
+        async with s.working() as worker:
+            await s.step.defer_async(n=10)  # the listener is up once this one has run
+            await until(lambda: ("end", 10) in s.events)
+            await until(s.idle)
 
-                async def announce_a_job() -> None:
-                    await s.step.defer_async(n=12)
-                    await until(worker._new_job_event.is_set)  # its notification is here
+            async def announce_a_job() -> None:
+                await s.step.defer_async(n=12)
+                await until(worker._new_job_event.is_set)  # its notification is here
 
-                s.during_empty_fetch = announce_a_job
-                await s.step.defer_async(n=11)  # found; the fetch after it finds nothing
-                await until(lambda: ("end", 12) in s.events)
-            finally:
-                await s.stop(worker, running)
+            s.during_empty_fetch = announce_a_job
+            await s.step.defer_async(n=11)  # found; the fetch after it finds nothing
+            await until(lambda: ("end", 12) in s.events)
         return s.events
 
     assert run_async(scenario) == [(event, n) for n in (10, 11, 12) for event in ("start", "end")]
