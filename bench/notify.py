@@ -30,7 +30,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
@@ -38,7 +37,7 @@ import psycopg
 from tests.support.push_service import Delivery, PushService, PushServiceServer
 from twilio.request_validator import RequestValidator
 
-from bench.harness import stack
+from bench.harness import Stack, stack
 from clientcompass.auth.passwords import hash_password
 from clientcompass.config import Settings
 from clientcompass.crypto import Keyring
@@ -304,7 +303,7 @@ class Phase:
 
 
 def run_phase(
-    app: Any,
+    app: Stack,
     channels: list[dict[str, str]],
     workers: list[subprocess.Popen[bytes]],
     push_service: PushService,
