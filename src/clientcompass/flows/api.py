@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from clientcompass.flows import runtime, service
+from clientcompass.flows import by_hand, service
 from clientcompass.flows.schemas import (
     FlowCreate,
     FlowErrorOut,
@@ -155,7 +155,7 @@ async def start_run(
 ) -> RunOut:
     """Start a published flow in this conversation by hand (refused while another runs)."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        run = await runtime.start_by_hand(uow, principal.user_id, conversation_id, data.flow_id)
+        run = await by_hand.start_by_hand(uow, principal.user_id, conversation_id, data.flow_id)
         return RunOut.of(run)
 
 
@@ -165,11 +165,11 @@ async def resume_run(
 ) -> RunOut:
     """Give the thread back to its paused flow: it asks its question again."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        return RunOut.of(await runtime.resume(uow, conversation_id))
+        return RunOut.of(await by_hand.resume(uow, conversation_id))
 
 
 @router.post("/conversations/{conversation_id:uuid}/flow-run/stop", response_model=RunOut)
 async def stop_run(conversation_id: uuid.UUID, state: State, principal: CurrentPrincipal) -> RunOut:
     """Stop the flow running here; the thread is the team's."""
     async with state.unit_of_work(principal.tenant_id) as uow:
-        return RunOut.of(await runtime.stop(uow, conversation_id, principal.name))
+        return RunOut.of(await by_hand.stop(uow, conversation_id, principal.name))

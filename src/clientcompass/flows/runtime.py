@@ -28,14 +28,12 @@ import structlog
 from sqlalchemy import exists, select, text
 
 from clientcompass.business.hours import open_at
-from clientcompass.business.settings import get_setting, set_setting
 from clientcompass.contacts import consent
 from clientcompass.conversations import service as conversations
 from clientcompass.conversations.inbound import Inbound
-from clientcompass.conversations.window import closed_window_message, window_state
 from clientcompass.db import UnitOfWork
-from clientcompass.errors import DomainError, InvalidInput, NotFound
-from clientcompass.flows import answers, steps
+from clientcompass.errors import DomainError, InvalidInput
+from clientcompass.flows import answers, steps, trials
 from clientcompass.flows import definition as d
 from clientcompass.models import (
     Conversation,
@@ -91,7 +89,7 @@ async def live_run(
     return await uow.session.scalar(query)
 
 
-async def _lock_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> None:
+async def lock_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> None:
     await uow.session.execute(
         LOCK_CONVERSATION, {"tenant_id": str(uow.tenant_id), "id": str(conversation_id)}
     )
@@ -120,7 +118,7 @@ async def _lock_and_look(uow: UnitOfWork, conversation_id: uuid.UUID) -> Outlook
 
 async def start(
     uow: UnitOfWork,
-    version: FlowVersion | Trial,
+    version: FlowVersion | trials.Trial,
     conversation: Conversation,
     *,
     trigger: str,
@@ -129,7 +127,7 @@ async def start(
 ) -> FlowRun:
     """Begin a run on `version` (or a trial's draft) and steps.walk it to its first pause."""
     assert uow.tenant_id is not None
-    trial = version if isinstance(version, Trial) else None
+    trial = version if isinstance(version, trials.Trial) else None
     run = FlowRun(
         tenant_id=uow.tenant_id,
         id=uuid.uuid4(),
@@ -392,7 +390,7 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
             log.warning("flow answer not taken", run_id=str(run.id), reason=exc.message)
         return
     # Consent is read only when something would start: most messages start nothing.
-    trial = await _armed_trial(uow, inbound.contact.phone_e164, outlook.trials)
+    trial = await trials.armed_trial(uow, inbound.contact.phone_e164, outlook.trials)
     if trial is not None:
         if not await consent.opted_out(uow, conversation.contact_id):
             await start(uow, trial, conversation, trigger="trial", started_by=trial.member_id)
@@ -408,116 +406,7 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
     await start(uow, version, conversation, trigger=trigger, seed=seed)
 
 
-# ---- trials on the sandbox phone -----------------------------------------------------------
-
-TRIALS_KEY = "flows.trials"
-TRIAL_ARMED_FOR = timedelta(minutes=30)
-
-
-@dataclass(frozen=True)
-class Trial:
-    """A draft tried on the sandbox phone: the customer's next message starts it (that message
-    opens the 24-hour window the questions need)."""
-
-    flow_id: uuid.UUID
-    definition: dict[str, Any]
-    member_id: uuid.UUID | None
-
-
-async def arm_trial(uow: UnitOfWork, member_id: uuid.UUID, flow_id: uuid.UUID, phone: str) -> None:
-    """The next message from `phone` (the sandbox phone's customer) runs the flow's draft as it
-    is now, within TRIAL_ARMED_FOR."""
-    flow = await uow.session.get(Flow, (uow.tenant_id, flow_id))
-    if flow is None:
-        raise NotFound("That flow doesn't exist.")
-    armed = await get_setting(uow, TRIALS_KEY) or {}
-    live = {
-        number: trial
-        for number, trial in armed.items()
-        if isinstance(trial, dict) and str(trial.get("until", "")) > uow.now.isoformat()
-    }
-    live[phone] = {
-        "flow_id": str(flow.id),
-        "definition": flow.draft,
-        "member_id": str(member_id),
-        "until": (uow.now + TRIAL_ARMED_FOR).isoformat(),
-    }
-    await set_setting(uow, TRIALS_KEY, live)
-
-
-async def _armed_trial(uow: UnitOfWork, phone: str, armed: dict[str, Any] | None) -> Trial | None:
-    """The trial armed for this customer's phone (`armed`: the TRIALS_KEY setting), disarmed
-    as it is taken."""
-    if not armed:
-        return None
-    trial = armed.get(phone)
-    if not isinstance(trial, dict):
-        return None
-    await set_setting(uow, TRIALS_KEY, {k: v for k, v in armed.items() if k != phone})
-    if str(trial.get("until", "")) <= uow.now.isoformat():
-        return None
-    return Trial(
-        flow_id=uuid.UUID(str(trial["flow_id"])),
-        definition=dict(trial["definition"]),
-        member_id=uuid.UUID(str(trial["member_id"])) if trial.get("member_id") else None,
-    )
-
-
-# ---- by hand, and the clock ---------------------------------------------------------------
-
-
-async def start_by_hand(
-    uow: UnitOfWork, member_id: uuid.UUID, conversation_id: uuid.UUID, flow_id: uuid.UUID
-) -> FlowRun:
-    """An agent starts a published flow in a thread (refused with the reason when it can't)."""
-    conversation = await conversations.get_for_update(uow, conversation_id)
-    await _lock_conversation(uow, conversation.id)
-    if await live_run(uow, conversation.id) is not None:
-        raise FlowNotStarted("A flow is already running here. Stop it first.", field="flow_id")
-    flow = await uow.session.get(Flow, (uow.tenant_id, flow_id))
-    if flow is None:
-        raise NotFound("That flow doesn't exist.")
-    if flow.live_version is None:
-        raise FlowNotStarted("Publish the flow before starting it.", field="flow_id")
-    if await consent.opted_out(uow, conversation.contact_id):
-        raise FlowNotStarted(
-            "This customer opted out of automated messages; flows don't message them.",
-            field="flow_id",
-        )
-    window = window_state(conversation.last_inbound_at, uow.now)
-    if not window.is_open:
-        raise FlowNotStarted(closed_window_message(window), field="flow_id")
-    version = await uow.session.get(FlowVersion, (uow.tenant_id, flow.id, flow.live_version))
-    assert version is not None
-    return await start(uow, version, conversation, trigger="manual", started_by=member_id)
-
-
-async def resume(uow: UnitOfWork, conversation_id: uuid.UUID) -> FlowRun:
-    """Give the thread back to the paused flow: it asks its question again."""
-    run = await live_run(uow, conversation_id, lock=True)
-    if run is None or run.status != RunStatus.PAUSED.value:
-        raise FlowNotStarted("No paused flow to resume here.", field="run")
-    run.status = RunStatus.RUNNING.value
-    run.updated_at = uow.now
-    ctx = await steps.context_of(uow, run)
-    await steps.journal(uow, run, str(run.step_id), "resume", "resumed")
-    uow.announce(
-        Event.FLOW_RUN_CHANGED,
-        conversation_id=str(run.conversation_id),
-        run_id=str(run.id),
-        status=run.status,
-    )
-    await steps.walk(uow, ctx, run.step_id)
-    return run
-
-
-async def stop(uow: UnitOfWork, conversation_id: uuid.UUID, who: str) -> FlowRun:
-    run = await live_run(uow, conversation_id, lock=True)
-    if run is None:
-        raise FlowNotStarted("No flow is running here.", field="run")
-    steps.finish(uow, run, RunStatus.STOPPED, f"stopped by {who}")
-    await steps.journal(uow, run, str(run.step_id or "start"), "stop", "stopped", by=who)
-    return run
+# ---- the clock, and a webhook step's reply ------------------------------------------------
 
 
 async def wake(uow: UnitOfWork, run: FlowRun) -> None:

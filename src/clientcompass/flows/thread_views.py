@@ -1,6 +1,6 @@
 """A flow in the inbox thread: what is running and where it waits, with Resume and Stop, or a
 published flow to start by hand. Plain forms that work without JavaScript; each calls the
-runtime the JSON API calls, then goes back to the conversation."""
+functions the JSON API calls (flows/by_hand.py), then goes back to the conversation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from clientcompass.conversations.queries import find_conversation_contact
 from clientcompass.errors import InvalidInput
-from clientcompass.flows import runtime, steps
+from clientcompass.flows import by_hand, runtime, steps
 from clientcompass.models import Flow, RunStatus
 from clientcompass.web.auth import CurrentPrincipal, State
 from clientcompass.web.render import form_dict, redirect, render
@@ -84,7 +84,7 @@ async def start_flow(
     except ValueError as exc:
         raise InvalidInput("Choose a published flow to start.", field="flow_id") from exc
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await runtime.start_by_hand(uow, principal.user_id, conversation_id, flow_id)
+        await by_hand.start_by_hand(uow, principal.user_id, conversation_id, flow_id)
     return _back(conversation_id)
 
 
@@ -93,7 +93,7 @@ async def resume_flow(
     conversation_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await runtime.resume(uow, conversation_id)
+        await by_hand.resume(uow, conversation_id)
     return _back(conversation_id)
 
 
@@ -102,5 +102,5 @@ async def stop_flow(
     conversation_id: uuid.UUID, state: State, principal: CurrentPrincipal
 ) -> Response:
     async with state.unit_of_work(principal.tenant_id) as uow:
-        await runtime.stop(uow, conversation_id, principal.name)
+        await by_hand.stop(uow, conversation_id, principal.name)
     return _back(conversation_id)

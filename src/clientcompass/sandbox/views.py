@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from clientcompass.business import service as business
 from clientcompass.errors import DomainError, InvalidInput, NotFound
-from clientcompass.flows import runtime as flow_runtime
+from clientcompass.flows import trials as flow_trials
 from clientcompass.inbox.display import zone
 from clientcompass.models import Channel
 from clientcompass.models.base import utcnow
@@ -320,7 +320,7 @@ async def try_flow(
     flow_id: uuid.UUID, request: Request, state: State, principal: CurrentManager
 ) -> Response:
     """The flow builder's "Try it on the sandbox phone": the next message this phone sends
-    runs the flow's draft as it is now (flows/runtime.py `arm_trial`)."""
+    runs the flow's draft as it is now (flows/trials.py `arm_trial`)."""
     customer = _customer(request)
     async with state.unit_of_work(principal.tenant_id) as uow:
         if await sandbox.find_sandbox_channel(uow, principal) is None:
@@ -328,7 +328,7 @@ async def try_flow(
                 "Connect the sandbox first (Settings → WhatsApp), then try the flow.",
                 field="flow_id",
             )
-        await flow_runtime.arm_trial(uow, principal.user_id, flow_id, customer.phone)
+        await flow_trials.arm_trial(uow, principal.user_id, flow_id, customer.phone)
     return _remember(redirect("/sandbox?trial=1"), customer, state)
 
 
