@@ -249,21 +249,26 @@ def queue_waits(owner_url: str, since: float) -> list[tuple[str, float, float]]:
     return [(name, p50 * 1000, p95 * 1000) for name, p50, p95 in rows]
 
 
-def cpu_seconds(pids: list[int], *, gone_ok: bool = False) -> float:
-    """User plus system CPU the processes have used (Linux /proc): a cost per push that holds
-    even when something else shares the machine, unlike wall-clock throughput. With
-    `gone_ok`, a process that has ended since (a PostgreSQL backend) counts as nothing."""
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU per process (Linux /proc): a cost per push that holds even when
+    something else shares the machine, unlike wall-clock throughput. A process that has
+    ended is left out."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    spent = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
-            if gone_ok:
-                continue
-            raise
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / ticks
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (14, 15)
+    return spent
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """What the processes measured both times spent in between. A PostgreSQL backend can
+    end in a phase (a pool closing an idle connection); its share is lost, a small
+    underestimate, where reading it as gone once raised and once counted negative."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def postgres_pids() -> list[int]:
@@ -320,17 +325,16 @@ def run_phase(
         "postgres": postgres_pids(),
         "web": [app.web_pid],
     }
-    before = {name: cpu_seconds(pids) for name, pids in parties.items()}
+    before = {name: cpu_by_pid(pids) for name, pids in parties.items()}
     own_before = own_cpu_seconds()
     sent, webhook_ms = asyncio.run(send_burst(channels, messages, rate, label))
     try:
         push_service.wait_for_arrivals(messages * PEOPLE * DEVICES_PER_PERSON, timeout=120)
     except AssertionError as exc:
         print(f"not every push arrived: {exc}", flush=True)
-    cpu = {
-        name: cpu_seconds(pids, gone_ok=name == "postgres") - before[name]
-        for name, pids in parties.items()
-    }
+    cpu = {name: cpu_spent(before[name], cpu_by_pid(pids)) for name, pids in parties.items()}
+    if any(w.poll() is not None for w in workers):
+        raise RuntimeError("a worker exited during the phase")
     cpu["bench_and_standins"] = own_cpu_seconds() - own_before
     time.sleep(2)  # anything extra (a duplicate) would arrive now
     return Phase(
