@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from clientcompass.config import Settings
+from clientcompass.flows import runtime
 from clientcompass.flows import tasks as flow_tasks
 from tests.conftest import LiveServer, StandinServer
 from tests.support.aio import run_async
@@ -111,6 +113,38 @@ def sweep(settings: Settings) -> int:
             return await flow_tasks.sweep(await lazy.get())
 
     return run_async(once)
+
+
+def test_a_business_without_flows_skips_the_flow_lock_until_it_has_one(
+    client: httpx.Client,
+    standin: StandinServer,
+    live_server: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Most businesses have no flow: their customers' messages skip the flow handler's lock
+    and look (a round trip each). Once the business has a flow, every message takes them."""
+    looked: list[uuid.UUID] = []
+    lock_and_look = runtime._lock_and_look
+
+    async def counted(uow: Any, conversation_id: uuid.UUID) -> runtime.Outlook:
+        looked.append(conversation_id)
+        return await lock_and_look(uow, conversation_id)
+
+    monkeypatch.setattr(runtime, "_lock_and_look", counted)
+    shop = shop_with_customer(client, standin)
+    live_server.run_jobs()
+    phone = sa_mobile()
+    say(live_server, standin, shop.channel, phone, "Hi, my geyser is leaking")
+    assert looked == []
+
+    publish(client, QUALIFY)
+    live_server.run_jobs()
+    say(live_server, standin, shop.channel, phone, "Are you there?")
+    assert len(looked) == 1
+    newcomer = sa_mobile()
+    say(live_server, standin, shop.channel, newcomer, "Hello")
+    assert len(looked) == 2
+    assert texts(standin, newcomer) == ["Hi! Thanks for writing.", "What's your name?"]
 
 
 def test_a_new_customer_is_greeted_qualified_and_becomes_a_lead(

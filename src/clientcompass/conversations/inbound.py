@@ -22,7 +22,7 @@ from sqlalchemy import Boolean, Executable, bindparam, column, exists, select, u
 from sqlalchemy.orm import aliased
 
 from clientcompass.db import UnitOfWork
-from clientcompass.models import Contact, Conversation, Direction, Message
+from clientcompass.models import Contact, Conversation, Direction, Flow, Message
 
 # Written by SQL (cc_record_inbound, migration 0012): keep these two in step with it.
 INBOUND_TASK = "conversations.inbound_recorded"
@@ -70,6 +70,9 @@ class Inbound:
     contact: Contact
     # No earlier message in its conversation: a new customer, or a new lead.
     first: bool
+    # The business has a flow (flows are never deleted): without one, no run can be live, no
+    # trial armed and nothing started, and the flow handler skips its lock and look.
+    flows: bool = True
 
     @property
     def body(self) -> str:
@@ -125,9 +128,10 @@ InboundHandler = Callable[[UnitOfWork, Inbound], Awaitable[None]]
 
 def _claim() -> Executable:
     """Mark an unhandled inbound message handled, and return it with its conversation, its
-    customer and whether it is the conversation's first: one round trip (UPDATE … FROM …
-    RETURNING), built once (constructing it was a tenth of a worker's CPU with the other
-    hot statements, bench/notify)."""
+    customer, whether it is the conversation's first and whether the business has any flow
+    (most have none: their messages skip the flow handler's round trip), in one round trip
+    (UPDATE … FROM … RETURNING). Built once: constructing it per message was, with the other
+    hot statements, a tenth of a worker's CPU (bench/notify)."""
     earlier = aliased(Message)
     before = (
         exists()
@@ -136,6 +140,7 @@ def _claim() -> Executable:
         .where(earlier.created_at < Message.created_at)
         .label("earlier")
     )
+    flows = exists().where(Flow.tenant_id == Message.tenant_id).label("flows")
     claim = (
         update(Message)
         .where(Message.tenant_id == bindparam("claim_tenant"))
@@ -147,9 +152,11 @@ def _claim() -> Executable:
         .where(Contact.tenant_id == Conversation.tenant_id)
         .where(Contact.id == Conversation.contact_id)
         .values(handled_at=bindparam("claimed_at"))
-        .returning(Message, Conversation, Contact, before)
+        .returning(Message, Conversation, Contact, before, flows)
     )
-    return select(Message, Conversation, Contact, column("earlier", Boolean)).from_statement(claim)
+    return select(
+        Message, Conversation, Contact, column("earlier", Boolean), column("flows", Boolean)
+    ).from_statement(claim)
 
 
 CLAIM = _claim()
@@ -170,7 +177,7 @@ async def handle(
     ).first()
     if row is None:
         return False
-    inbound = Inbound(row[0], row[1], row[2], first=not row[3])
+    inbound = Inbound(row[0], row[1], row[2], first=not row[3], flows=row[4])
     for handler in handlers:
         await handler(uow, inbound)
     return True

@@ -371,6 +371,8 @@ async def on_inbound(uow: UnitOfWork, inbound: Inbound) -> None:
     """The inbound pipeline's flow handler (after consent's): answer the live run, or start
     the flow this message triggers. Never messages a contact who opted out."""
     conversation = inbound.conversation
+    if not inbound.flows:
+        return  # a business without flows: no lock, no look
     if consent.parse(inbound.body) is not None:
         return  # STOP / START: consent's to confirm, never an answer
     outlook = await _lock_and_look(uow, conversation.id)
