@@ -79,7 +79,7 @@ def _inbound(client: httpx.Client, tenant_id: uuid.UUID, message_id: str) -> Inb
                     .where(Message.id == uuid.UUID(message_id))
                 )
             ).one()
-            return Inbound(message, conversation, contact, first=False)
+            return Inbound(message, conversation, contact, first=False, flows=True)
 
     return factories.run(factories.settings_of(client), load)
 

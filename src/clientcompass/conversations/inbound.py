@@ -72,7 +72,7 @@ class Inbound:
     first: bool
     # The business has a flow (flows are never deleted): without one, no run can be live, no
     # trial armed and nothing started, and the flow handler skips its lock and look.
-    flows: bool = True
+    flows: bool
 
     @property
     def body(self) -> str:
