@@ -78,7 +78,10 @@ def journey(browser: Browser, live_server: LiveServer) -> None:
         expect(panel.get_by_test_id("flow-stop")).to_be_visible()
         assert_fits_phone(page, "/inbox/{id} with a flow")
         panel.get_by_test_id("flow-stop").click()
-        expect(page.get_by_test_id("flow-panel")).to_contain_text("No flow is running")
+        # Stop locks the run (a worker taking a step holds it), then the whole page reloads.
+        expect(page.get_by_test_id("flow-panel")).to_contain_text(
+            "No flow is running", timeout=20_000
+        )
 
         page.goto(builder)
         page.get_by_test_id("publish").click()
