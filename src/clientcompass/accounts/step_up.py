@@ -30,7 +30,9 @@ throttled and audited here all the same (`checked_by_the_service`); they honour 
 Deliberately not covered, because each only takes access away or is undone in a click:
 removing a label from a conversation, deleting a step of a flow's *draft* (the published
 version is untouched), removing one's own push device (turned on again from that device),
-and signing devices out (the worst a thief can do is sign the owner out, who signs in again).
+signing devices out (the worst a thief can do is sign the owner out, who signs in again), and
+merging two contacts (the duplicate's conversations, documents, leads and consent history all
+move to the kept one, and the page asks "Merge?" first: nothing is destroyed).
 Asking for a password there would train people to type it without reading.
 """
 
