@@ -77,6 +77,12 @@ def fits_phone(page: Page, path: str) -> None:
           .map(el => el.outerHTML.slice(0, 80))"""
     )
     assert small == [], f"{path}: tap targets under 44px: {small}"
+    # Both channels' columns in view: a half-hidden "Email" column goes unnoticed.
+    hidden = page.evaluate(
+        """() => { const box = document.querySelector('[data-testid=choices]').parentElement;
+            return box.scrollWidth - box.clientWidth; }"""
+    )
+    assert hidden <= 0, f"{path}: the choices table hides {hidden}px to the side"
 
 
 @pytest.fixture(scope="module")
