@@ -74,7 +74,7 @@ from clientcompass.web import ops, pages, privacy, pwa
 from clientcompass.web.assets import StaticAssets, node_modules_dir, served_folders
 from clientcompass.web.auth import csrf_token_for
 from clientcompass.web.errors import API_ERROR_RESPONSES, install_error_handlers
-from clientcompass.web.limits import BodyLimits, upload_limits
+from clientcompass.web.limits import BodyLimits, readable_size, upload_limits
 from clientcompass.web.middleware import RequestMiddleware
 from clientcompass.web.render import HOME_TIME_ZONE, render, time_zone_choices
 from clientcompass.web.state import AppState
@@ -109,6 +109,7 @@ def build_templates(settings: Settings, assets: StaticAssets) -> Jinja2Templates
     templates.env.globals["promises"] = promises.facts(settings)
     templates.env.globals["upcoming_policy"] = policy_views.announced
     templates.env.filters["phone"] = national
+    templates.env.filters["file_size"] = readable_size
     templates.env.globals["sandbox_enabled"] = settings.sandbox_enabled
     templates.env.globals["sandbox_built_in"] = settings.sandbox_is_built_in
     return templates

@@ -247,7 +247,7 @@ def test_a_phone_walks_from_the_list_to_a_thread_replies_and_comes_back(
         page.get_by_role("button", name="Send", exact=True).tap()
         sent = page.get_by_test_id("thread").locator(".bubble.out")
         expect(sent).to_contain_text("Yes, after 2 pm")
-        expect(sent.locator(".bubble-file")).to_contain_text("quote-1.pdf")
+        expect(sent.locator(".bubble-file")).to_contain_text(f"quote-1.pdf ({len(PDF)} bytes)")
         shot(page, "inbox-phone-thread")
         page.get_by_test_id("back").tap()
         expect(page).to_have_url(re.compile(r"/inbox$"))

@@ -3,12 +3,14 @@ page (htmx polling, no reload), and downloads the ZIP from the link that appears
 
 from __future__ import annotations
 
+import os
 import zipfile
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from clientcompass.web.limits import readable_size
 from tests.conftest import LiveServer
 from tests.support.browser import PHONE, signed_in
 from tests.support.documents import finalised, vat_business
@@ -45,6 +47,8 @@ def test_an_owner_exports_the_business_on_a_phone(
                 link.click()
             with zipfile.ZipFile(download.value.path()) as archive:
                 names = archive.namelist()
+            size = os.path.getsize(download.value.path())
+            expect(link).to_contain_text(f"Download ZIP ({readable_size(size)})")
             assert "data/contacts.json" in names
             assert any(invoice["number"] in name for name in names if name.endswith(".pdf"))
             console.assert_clean()

@@ -61,6 +61,16 @@ def size_text(size: int) -> str:
     return f"{size // MB} MB" if size % MB == 0 else f"{size // 1024} KB"
 
 
+def readable_size(size: int) -> str:
+    """A file's size as a person reads it (templates' `file_size`): a 20-byte file is not
+    "0.0 KB", nor a 16 MB video "16384.0 KB"."""
+    if size < 1024:
+        return "1 byte" if size == 1 else f"{size} bytes"
+    if size < MB:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / MB:.1f}".removesuffix(".0") + " MB"
+
+
 def upload_limits(settings: Settings, *, csv_import_bytes: int) -> dict[str, Limit]:
     """The routes that take a file (POST), by path: the file's documented maximum, plus
     MAX_BODY_BYTES of room for the form's other fields and the multipart framing. The routes
