@@ -17,7 +17,7 @@ Three phases, one after the other, each reported on its own lines:
   1,000 pushes, five times the spell's rate and past what two shared cores keep up with);
 - a spike (`notify_spike_…`): one message to each business at the same instant, the worst
   moment two cores can meet. Its p95 is bound by the CPU all parties need for 1,000 pushes
-  (the `cpu_…` lines, divided by two cores), so it moves with the machine's speed.
+  (`cpu_all_over_cores`), so it moves with the machine's speed.
 For each: pushes per second delivered, p50/p95 from a webhook's send to each of its pushes
 arriving, duplicates and missing pushes (both must be 0), the webhook's own latency, and the
 CPU each party spent.

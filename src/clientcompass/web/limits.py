@@ -66,8 +66,9 @@ def readable_size(size: int) -> str:
     "0.0 KB", nor a 16 MB video "16384.0 KB"."""
     if size < 1024:
         return "1 byte" if size == 1 else f"{size} bytes"
-    if size < MB:
-        return f"{max(1, round(size / 1024))} KB"
+    kilobytes = round(size / 1024)
+    if kilobytes < 1024:
+        return f"{kilobytes} KB"
     return f"{size / MB:.1f}".removesuffix(".0") + " MB"
 
 
