@@ -422,39 +422,30 @@ def main() -> None:
                 subprocess.Popen([sys.executable, "-m", "clientcompass", "worker"], env=env)
                 for _ in range(WORKERS)
             ]
+            phases: list[tuple[str, str, Phase]] = []
             try:
                 workers_ready(app.owner_url, WORKERS)
                 warm_up(channels, push_service)
-                print("workers warm; the busy spell starts", flush=True)
-                spell = run_phase(
-                    app,
-                    channels,
-                    workers,
-                    push_service,
-                    messages=MESSAGES,
-                    rate=RATE,
-                    label="Bench",
-                )
-                print("the burst starts", flush=True)
-                burst = run_phase(
-                    app,
-                    channels,
-                    workers,
-                    push_service,
-                    messages=len(channels),
-                    rate=BURST_RATE,
-                    label="Burst",
-                )
-                print("the spike starts", flush=True)
-                spike = run_phase(
-                    app,
-                    channels,
-                    workers,
-                    push_service,
-                    messages=len(channels),
-                    rate=SPIKE_RATE,
-                    label="Spike",
-                )
+                print("workers warm", flush=True)
+                # (BENCH line prefix, message label, messages, webhooks per second)
+                plan = [
+                    ("notify", "Bench", MESSAGES, RATE),
+                    ("notify_burst", "Burst", len(channels), BURST_RATE),
+                    ("notify_spike", "Spike", len(channels), SPIKE_RATE),
+                ]
+                for name, label, messages, rate in plan:
+                    pace = "all at once" if math.isinf(rate) else f"at {rate:g} a second"
+                    print(f"{name}: {messages} messages {pace}", flush=True)
+                    phase = run_phase(
+                        app,
+                        channels,
+                        workers,
+                        push_service,
+                        messages=messages,
+                        rate=rate,
+                        label=label,
+                    )
+                    phases.append((name, label, phase))
             finally:
                 for worker in workers:
                     worker.terminate()
@@ -464,11 +455,7 @@ def main() -> None:
         server.stop()
 
     print(f"BENCH notify_devices {devices} devices")
-    wrong = (
-        report("notify", "Bench", spell)
-        + report("notify_burst", "Burst", burst)
-        + report("notify_spike", "Spike", spike)
-    )
+    wrong = sum(report(name, label, phase) for name, label, phase in phases)
     if wrong:
         raise SystemExit(f"{wrong} duplicate or missing pushes")
 
